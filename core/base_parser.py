@@ -1,0 +1,219 @@
+"""The parser interface every model family implements, and the analysis it shares.
+
+A parser does two things of its own: `normalize_config` (raw config dict -> frozen dims record,
+once) and `get_layer_list` (one `Block` value per decoder layer). Everything else (rows, block
+counts, KV cache, storage) is shared here, built from the pure formulas in `core/ops.py` through the
+`set_op_*` adapters, which only bind the parser's widths and wrap a formula's cost in a `Row`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from core import ops
+from core.blocks import Attention, Block, block_rows
+from core.errors import UnsupportedModelError
+from core.formats import DataFormat, Formats
+from core.rows import Category, Row, merge_block_rows
+from core.utils import Number, QueryConfig, TransformerMode
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelDims:
+    """Dimensions every decoder-only model has. Parsers extend it with their own fields; each field
+    documents its config key and default where the parser fills it in."""
+
+    hidden_size: int  # h: `hidden_size`
+    num_layers: int  # `num_hidden_layers`
+    vocab_size: int  # V: `vocab_size`
+    tie_word_embeddings: bool  # lm_head shares the embedding matrix
+    dtype: DataFormat  # `torch_dtype` / `dtype`, default float16
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePart:
+    name: str
+    bytes: Number
+
+
+class BaseModelConfigParser(ABC):
+    """Reads one family's config and states the cost of one inference step, layer by layer."""
+
+    model_type: ClassVar[str]
+    """The `model_type` this class is written for (its registry key)."""
+    architectures: ClassVar[frozenset[str]]
+    """The `architectures` entries of configs it models (HuggingFace class names)."""
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        mode: TransformerMode = TransformerMode.Text,
+        formats: Formats | None = None,
+    ) -> None:
+        if mode is not TransformerMode.Text:
+            raise UnsupportedModelError(
+                f"{self.model_type}: {mode.value} mode is not supported; only the text decoder "
+                "is modelled"
+            )
+        self.config = config
+        self.dims = self.normalize_config(config)
+        self.formats = formats or Formats.uniform(self.dims.dtype)
+
+    # --- what each family provides -------------------------------------------------------------
+
+    @abstractmethod
+    def normalize_config(self, config: Mapping[str, Any]) -> ModelDims:
+        """The dims the formulas use, read and validated once from the raw config."""
+
+    @abstractmethod
+    def get_layer_list(self) -> Sequence[Block]:
+        """One `Block` per decoder layer, in order."""
+
+    # --- shared analysis ----------------------------------------------------------------------
+
+    def get_num_blocks(self) -> int:
+        return self.dims.num_layers
+
+    def hw_req_by_layers(self, queries: QueryConfig) -> list[Row]:
+        """Every row of the step: the embedding, the decoder blocks' ops (each with the number of
+        blocks that run it), the final norm and the LM head."""
+        kinds = Counter(self.get_layer_list())
+        block_part = merge_block_rows(
+            (block_rows(self, block, queries), count) for block, count in kinds.items()
+        )
+        return [self._embedding_row(queries), *block_part, *self._head_rows(queries)]
+
+    def get_layer_num_blocks(self, queries: QueryConfig) -> dict[str, int]:
+        """How many decoder blocks run each block-level row."""
+        return {row.name: row.blocks for row in self.hw_req_by_layers(queries) if row.per_block}
+
+    def get_kvcache_size(self, queries: QueryConfig) -> Number:
+        """Bytes of K and V held at the end of the step: per query and layer, the tokens the layer
+        keeps (all of them; at most the window - 1 for sliding or chunked layers) times the values
+        one token leaves there."""
+        lengths = queries.kv_lengths
+        values = sum(
+            count
+            * block.attention.kv_values_per_token
+            * sum(block.attention.pattern.tokens_held(length) for length in lengths)
+            for block, count in Counter(self.get_layer_list()).items()
+        )
+        return values * self.formats.kv_cache.bytes
+
+    def get_extra_storage_req(self) -> list[StoragePart]:
+        """Weights held outside the decoder blocks: the embedding table, the final norm and the LM
+        head (0 when tied: it reuses the embedding table)."""
+        h, v = self.dims.hidden_size, self.dims.vocab_size
+        lm_head = 0 if self.dims.tie_word_embeddings else v * h
+        return [
+            StoragePart(name, params * self.formats.weight.bytes)
+            for name, params in (("Embedding", v * h), ("Final norm", h), ("LM head", lm_head))
+            if params
+        ]
+
+    def expected_experts(self, num_experts: int, top_k: int, tokens: int) -> float:
+        return ops.expected_distinct_experts(num_experts, top_k, tokens)
+
+    # --- model-level rows ---------------------------------------------------------------------
+
+    def _embedding_row(self, queries: QueryConfig) -> Row:
+        h, v = self.dims.hidden_size, self.dims.vocab_size
+        cost = ops.embedding(queries.total_input_tokens, h, w=self.formats.weight.bytes)
+        return Row("Embedding", cost, v * h, Category.EMBEDDING, per_block=False)
+
+    def _head_rows(self, queries: QueryConfig) -> list[Row]:
+        """Final norm over every new token, then logits for the last token of each query (what
+        generation samples from): M = number of queries, K = h, N = V. A tied head holds no
+        parameters of its own but still reads the whole V x h matrix."""
+        h, v = self.dims.hidden_size, self.dims.vocab_size
+        norm = self.set_op_rmsnorm_req("Final RMSNorm", queries.total_input_tokens, h)
+        head = self.set_op_proj_req("LM Head", queries.num_queries, h, v, category=Category.LM_HEAD)
+        if self.dims.tie_word_embeddings:
+            head = Row(head.name, head.cost, 0, head.category)
+        return [
+            Row(norm.name, norm.cost, norm.params, norm.category, per_block=False),
+            Row(head.name, head.cost, head.params, head.category, per_block=False),
+        ]
+
+    # --- op adapters: bind widths, wrap a formula's cost in a row ----------------------------
+
+    def set_op_proj_req(
+        self,
+        name: str,
+        tokens: int,
+        k: int,
+        n: int,
+        *,
+        category: Category,
+        bias: bool = False,
+        experts: tuple[int, float] | None = None,
+    ) -> Row:
+        """A linear layer (k -> n) over `tokens` rows. With `experts` = (held, expected read), the
+        weights are per expert: `held` copies are stored and `expected read` of them are read,
+        rounded to whole bytes."""
+        w = self.formats.weight.bytes
+        cost = ops.gemm(tokens, k, n, w_weight=w, w_act=self.formats.activation.bytes, bias=bias)
+        params = k * n + (n if bias else 0)
+        if experts is not None:
+            held, touched = experts
+            cost = replace(cost, weight_bytes=round(touched * cost.weight_bytes))
+            params *= held
+        return Row(name, cost, params, category)
+
+    def set_op_rope_req(self, name: str, tokens: int, heads: int, rot_dim: int) -> Row:
+        return Row(name, ops.rope(tokens, heads, rot_dim, w=self.formats.activation.bytes))
+
+    def set_op_rmsnorm_req(self, name: str, rows: int, width: int, *, gains: int = 1) -> Row:
+        """RMSNorm of `rows` vectors of `width`; `gains` distinct gain vectors are held and read
+        (2 for per-head q and k norms, 0 for a gain-less L2 norm)."""
+        cost = ops.rmsnorm(
+            rows,
+            width,
+            w_act=self.formats.activation.bytes,
+            w_weight=self.formats.weight.bytes,
+            gains=gains,
+        )
+        return Row(name, cost, gains * width, Category.NORM)
+
+    def set_op_actmul_req(
+        self, name: str, tokens: int, width: int, act: str, *, category: Category
+    ) -> Row:
+        return Row(
+            name,
+            ops.act_mul(tokens, width, act, w=self.formats.activation.bytes),
+            category=category,
+        )
+
+    def set_op_sum_req(self, name: str, tokens: int, width: int, operands: int = 2) -> Row:
+        return Row(
+            name,
+            ops.elementwise_sum(tokens, width, operands=operands, w=self.formats.activation.bytes),
+        )
+
+    def set_op_moe_combine_req(self, name: str, tokens: int, top_k: int, shared: bool) -> Row:
+        cost = ops.moe_combine(
+            tokens,
+            self.dims.hidden_size,
+            top_k=top_k,
+            shared=shared,
+            w=self.formats.activation.bytes,
+        )
+        return Row(name, cost)
+
+    def set_op_sdpa_req(self, name: str, queries: QueryConfig, attention: Attention) -> Row:
+        cost = ops.sdpa(
+            queries.queries,
+            attention.pattern,
+            heads=attention.heads,
+            kv_heads=attention.kv_heads,
+            qk_dim=attention.head_dim,
+            v_dim=attention.head_dim,
+            w_act=self.formats.activation.bytes,
+            w_kv=self.formats.kv_cache.bytes,
+        )
+        return Row(name, cost, category=Category.ATTN_CORE)

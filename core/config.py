@@ -1,0 +1,126 @@
+"""Typed, validated reads from a raw config dict, with errors that name the key and model type.
+
+Parsers normalise a config through a `ConfigReader` exactly once (`normalize_config`), so every
+missing or ill-typed field becomes one clear `ConfigError` instead of a KeyError deep in a formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.errors import ConfigError
+from core.formats import DataFormat, config_format
+from core.utils import ACT_FLOPS
+
+_REQUIRED: Any = object()
+
+
+class ConfigReader:
+    """Reads fields of one (sub-)config. `where` names it in errors, e.g. "llama4 config
+    (text_config)". Never mutates the mapping it reads."""
+
+    def __init__(self, config: Mapping[str, Any], model_type: str, where: str = "") -> None:
+        self.config = config
+        self.model_type = model_type
+        self.where = f"{model_type} config" + (f" ({where})" if where else "")
+
+    def _get(self, key: str, default: Any) -> Any:
+        value = self.config.get(key)
+        if value is None:
+            if default is _REQUIRED:
+                raise ConfigError(f"{self.where}: missing required field '{key}'")
+            return default
+        return value
+
+    def integer(self, key: str, default: int | None = None, *, minimum: int = 1) -> int:
+        """An integer >= `minimum`; required unless a `default` is given."""
+        value = self._get(key, _REQUIRED if default is None else default)
+        return self._check_integer(key, value, minimum)
+
+    def optional_integer(self, key: str, *, minimum: int = 1) -> int | None:
+        """An integer >= `minimum`, or None when the field is absent or null."""
+        value = self._get(key, None)
+        return None if value is None else self._check_integer(key, value, minimum)
+
+    def _check_integer(self, key: str, value: Any, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(
+                f"{self.where}: '{key}' must be an integer >= {minimum}, got {value!r}"
+            )
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.where}: '{key}' must be true or false, got {value!r}")
+        return value
+
+    def text(self, key: str, default: Any = _REQUIRED) -> str:
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.where}: '{key}' must be a string, got {value!r}")
+        return value
+
+    def activation(self, key: str = "hidden_act", default: str = "silu") -> str:
+        """An activation function name that `act_flops` knows."""
+        act = self.text(key, default)
+        if act not in ACT_FLOPS:
+            raise ConfigError(
+                f"{self.where}: unknown activation {act!r} in '{key}' "
+                f"(supported: {', '.join(sorted(ACT_FLOPS))})"
+            )
+        return act
+
+    def int_list(self, key: str, *, minimum: int = 0) -> list[int] | None:
+        """A list of integers >= `minimum`, or None when absent."""
+        value = self._get(key, None)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in value
+        ):
+            raise ConfigError(
+                f"{self.where}: '{key}' must be a list of integers >= {minimum}, got {value!r}"
+            )
+        return value
+
+    def section(self, key: str) -> ConfigReader:
+        """A nested config object (e.g. llama4's `text_config`)."""
+        value = self._get(key, _REQUIRED)
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{self.where}: '{key}' must be an object, got {value!r}")
+        return ConfigReader(value, self.model_type, key)
+
+    def dtype(self, fallback: ConfigReader | None = None) -> DataFormat:
+        """The weight dtype: `torch_dtype` (transformers 4) or `dtype` (transformers 5), then the
+        same keys of `fallback` (an enclosing config), else float16 (HuggingFace's default)."""
+        for reader in (self, fallback):
+            if reader is None:
+                continue
+            for key in ("torch_dtype", "dtype"):
+                value = reader.config.get(key)
+                if value is not None:
+                    return config_format(value, self.model_type, key)
+        return config_format("float16", self.model_type, "dtype")
+
+
+def attention_heads(reader: ConfigReader, hidden_size: int) -> tuple[int, int, int]:
+    """(H, H_kv, d) from `num_attention_heads`, `num_key_value_heads` (default: H, i.e. MHA) and
+    `head_dim` (an explicit value wins; default hidden_size // H, which must then divide)."""
+    heads = reader.integer("num_attention_heads")
+    kv_heads = reader.integer("num_key_value_heads", heads)
+    if heads % kv_heads:
+        raise ConfigError(
+            f"{reader.where}: num_attention_heads ({heads}) is not a multiple of "
+            f"num_key_value_heads ({kv_heads})"
+        )
+    head_dim = reader.optional_integer("head_dim")
+    if head_dim is None:
+        if hidden_size % heads:
+            raise ConfigError(
+                f"{reader.where}: hidden_size ({hidden_size}) is not a multiple of "
+                f"num_attention_heads ({heads}) and no head_dim is given"
+            )
+        head_dim = hidden_size // heads
+    return heads, kv_heads, head_dim

@@ -1,0 +1,226 @@
+"""Pure cost formulas: each op returns a `Cost`; nothing here mutates anything.
+
+Conventions (stated once, repeated beside each formula where it matters):
+- A FLOP is one arithmetic operation; a multiply-add is 2 FLOPs, as every hardware peak counts it.
+  Transcendentals (exp, tanh, erf, rsqrt) count as 1.
+- `matmul_flops` is the part of `flops` done as matrix products (tensor-core work): 2*M*N*K per
+  GEMM, QK^T and PV in attention. Bias adds, norms, softmax and activations are not in it.
+- Bytes are counted at the widths given (bytes per element, exact). Each operand is read from memory
+  once and each result written once: weights are read once per step whatever the number of tokens,
+  and intermediate tiles that stay on chip (FlashAttention's scores) are not memory traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.attention import AttentionPattern
+from core.utils import Number, act_flops
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """The work and memory traffic of one op (or a sum of ops)."""
+
+    flops: int = 0
+    matmul_flops: int = 0
+    weight_bytes: Number = 0
+    input_bytes: Number = 0
+    output_bytes: Number = 0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            self.flops + other.flops,
+            self.matmul_flops + other.matmul_flops,
+            self.weight_bytes + other.weight_bytes,
+            self.input_bytes + other.input_bytes,
+            self.output_bytes + other.output_bytes,
+        )
+
+    def __mul__(self, times: int) -> Cost:
+        return Cost(
+            self.flops * times,
+            self.matmul_flops * times,
+            self.weight_bytes * times,
+            self.input_bytes * times,
+            self.output_bytes * times,
+        )
+
+    __rmul__ = __mul__
+
+    @property
+    def total_bytes(self) -> Number:
+        return self.weight_bytes + self.input_bytes + self.output_bytes
+
+    @property
+    def operational_intensity(self) -> float:
+        """FLOPs per byte of memory traffic (0 when the op moves nothing)."""
+        moved = self.total_bytes
+        return float(self.flops / moved) if moved else 0.0
+
+
+def gemm(m: int, k: int, n: int, *, w_weight: Number, w_act: Number, bias: bool = False) -> Cost:
+    """[m x k] activations times a [k x n] weight (+ a bias of n).
+
+    NB: FLOPs = 2*m*n*k (+ m*n for the bias add). The weight (k*n, + n bias) is read once; the
+        input m*k is read and the output m*n written once.
+    """
+    weights = k * n + (n if bias else 0)
+    return Cost(
+        flops=2 * m * n * k + (m * n if bias else 0),
+        matmul_flops=2 * m * n * k,
+        weight_bytes=weights * w_weight,
+        input_bytes=m * k * w_act,
+        output_bytes=m * n * w_act,
+    )
+
+
+def rope(tokens: int, heads: int, rot_dim: int, *, w: Number) -> Cost:
+    """Rotary embedding of `heads` head vectors per token (q heads + k heads), `rot_dim` rotated
+    dimensions each: x*cos + rotate_half(x)*sin.
+
+    NB: 3 FLOPs per rotated element (2 multiplies, 1 add; rotate_half's negation is a sign flip).
+        Reads the elements and the cos and sin rows of each token (2*tokens*rot_dim), writes the
+        elements.
+    """
+    elements = tokens * heads * rot_dim
+    return Cost(
+        flops=3 * elements,
+        input_bytes=(elements + 2 * tokens * rot_dim) * w,
+        output_bytes=elements * w,
+    )
+
+
+def rmsnorm(
+    rows: int,
+    width: int,
+    *,
+    w_act: Number,
+    w_weight: Number,
+    gains: int = 1,
+    unit_offset: bool = False,
+) -> Cost:
+    """RMSNorm of `rows` vectors of `width`: x / sqrt(mean(x^2) + eps) * g.
+
+    NB: per element: square, accumulate, scale by 1/rms = 3 FLOPs, +1 for the gain g, +1 more when
+        the gain is (1 + g) (Gemma). Per row: mean, + eps, rsqrt = 3 FLOPs. `gains` distinct gain
+        vectors of `width` are read as weights (2 when one row covers both q and k norms; 0 for a
+        gain-less L2 norm such as Llama 4's q/k norm).
+    """
+    per_element = 3 + (1 if gains else 0) + (1 if unit_offset else 0)
+    elements = rows * width
+    return Cost(
+        flops=per_element * elements + 3 * rows,
+        weight_bytes=gains * width * w_weight,
+        input_bytes=elements * w_act,
+        output_bytes=elements * w_act,
+    )
+
+
+def act_mul(tokens: int, width: int, act: str, *, w: Number) -> Cost:
+    """Gated activation act(gate) * up over `width` features per token.
+
+    NB: (act_flops(act) + 1) * width FLOPs per token (the activation, then one multiply).
+        Reads gate and up, writes one result.
+    """
+    elements = tokens * width
+    return Cost(
+        flops=(act_flops(act) + 1) * elements,
+        input_bytes=2 * elements * w,
+        output_bytes=elements * w,
+    )
+
+
+def elementwise_sum(tokens: int, width: int, *, operands: int = 2, w: Number) -> Cost:
+    """Sum of `operands` tensors of tokens x width (a residual add is operands=2).
+
+    NB: (operands - 1) adds per element; reads every operand, writes one result.
+    """
+    elements = tokens * width
+    return Cost(
+        flops=(operands - 1) * elements,
+        input_bytes=operands * elements * w,
+        output_bytes=elements * w,
+    )
+
+
+def moe_combine(tokens: int, width: int, *, top_k: int, shared: bool, w: Number) -> Cost:
+    """Combine of a MoE layer: each token's top_k expert outputs weighted by their router scores
+    and summed, plus the shared expert's output when there is one.
+
+    NB: top_k multiplies and top_k - 1 adds per element, + 1 add for a shared expert. Reads every
+        expert output and the top_k scores per token; writes one result.
+    """
+    operands = top_k + (1 if shared else 0)
+    elements = tokens * width
+    return Cost(
+        flops=(top_k + operands - 1) * elements,
+        input_bytes=(operands * elements + tokens * top_k) * w,
+        output_bytes=elements * w,
+    )
+
+
+def embedding(tokens: int, width: int, *, w: Number) -> Cost:
+    """Gather of one embedding row per token.
+
+    NB: no FLOPs; reads `tokens` rows of the table (weight traffic), writes them. Token ids (a few
+        bytes per token) are not counted.
+    """
+    return Cost(weight_bytes=tokens * width * w, output_bytes=tokens * width * w)
+
+
+# FLOPs of softmax per (query head, key) score: scale, running max, subtract, exp, accumulate.
+SOFTMAX_FLOPS_PER_SCORE = 5
+# Logit soft-capping per score: cap * tanh(score / cap): divide, tanh, multiply.
+SOFTCAP_FLOPS_PER_SCORE = 3
+
+
+def sdpa(
+    queries: Iterable[tuple[int, int]],
+    pattern: AttentionPattern,
+    *,
+    heads: int,
+    kv_heads: int,
+    qk_dim: int,
+    v_dim: int,
+    w_act: Number,
+    w_kv: Number,
+    softcap: bool = False,
+    sink: bool = False,
+) -> Cost:
+    """Scaled dot-product attention, FlashAttention style (scores never reach memory), causal.
+
+    For query q with c cached and n new tokens, the new tokens attend to P_q (query, key) pairs
+    (n*c + n(n+1)/2 under full attention, clipped by a sliding window or chunk: see
+    core/attention.py) and read the K and V of K_q distinct keys.
+
+    NB: QK^T is 2*qk_dim FLOPs and PV 2*v_dim FLOPs per (head, pair), for every *query* head (GQA
+        shares K/V across heads but not the arithmetic). Softmax: 5 FLOPs per score (+3 with
+        logit soft-capping), and one divide per output element (T*heads*v_dim). An attention sink
+        adds one logit per (head, token): 3 FLOPs (subtract, exp, accumulate).
+        Reads Q (T*heads*qk_dim) and the K and V of the distinct keys (K_q*kv_heads*(qk_dim+v_dim)
+        at the KV-cache width); writes the output (T*heads*v_dim).
+    """
+    pairs = keys = tokens = 0
+    for cached, new in queries:
+        pairs += pattern.pairs(cached, new)
+        keys += pattern.keys_read(cached, new)
+        tokens += new
+    matmul = 2 * heads * (qk_dim + v_dim) * pairs
+    per_score = SOFTMAX_FLOPS_PER_SCORE + (SOFTCAP_FLOPS_PER_SCORE if softcap else 0)
+    softmax = (
+        per_score * heads * pairs + tokens * heads * v_dim + (3 * tokens * heads if sink else 0)
+    )
+    return Cost(
+        flops=matmul + softmax,
+        matmul_flops=matmul,
+        input_bytes=tokens * heads * qk_dim * w_act + keys * kv_heads * (qk_dim + v_dim) * w_kv,
+        output_bytes=tokens * heads * v_dim * w_act,
+    )
+
+
+def expected_distinct_experts(num_experts: int, top_k: int, tokens: int) -> float:
+    """Experts that at least one of `tokens` tokens routes to, in expectation under uniform routing:
+    E * (1 - (1 - k/E)^T). k for one token, about E for a long prefill."""
+    return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)

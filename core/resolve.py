@@ -1,0 +1,104 @@
+"""Config resolution: the model argument -> the raw config dict, in this order:
+
+1. an existing path: a `config.json` file, or a directory holding one (HuggingFace layout);
+2. the bundled catalog of real HuggingFace configs (`core/catalog/<org>__<name>.json`), by hub name;
+3. the HuggingFace Hub through transformers (imported only here), honouring the HF cache,
+   `HF_TOKEN` and `HF_HUB_OFFLINE`; remote code is never enabled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError, ConfigNotFoundError
+
+CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
+
+# A hub repo id: "name" or "namespace/name" of letters, digits, '-', '_', '.'.
+_REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
+# Seconds the Hub client may wait for an answer (its own default is 10 per request).
+_HUB_TIMEOUT_S = "4"
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    source: str  # what the user typed
+    origin: str  # "file", "catalog" or "hub"
+    config: dict[str, Any]
+
+
+def catalog() -> dict[str, Path]:
+    """Bundled configs by hub name ("meta-llama/Llama-3.1-8B"), sorted."""
+    return {path.stem.replace("__", "/", 1): path for path in sorted(CATALOG_DIR.glob("*.json"))}
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """The JSON object in `path`; one clear error for unreadable, malformed or non-object JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: a config must be a JSON object, got {type(config).__name__}")
+    return config
+
+
+def resolve_config(name: str) -> ResolvedConfig:
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigNotFoundError(f"{name}: directory has no config.json")
+        return ResolvedConfig(name, "file", load_config_file(path / "config.json"))
+    if path.is_file():
+        return ResolvedConfig(name, "file", load_config_file(path))
+    bundled = _catalog_lookup(name)
+    if bundled is not None:
+        return ResolvedConfig(name, "catalog", load_config_file(bundled))
+    if not _REPO_ID.match(name) or name.endswith(".json"):
+        raise ConfigNotFoundError(
+            f"{name}: no such file or directory, and not a model name (see --list-models)"
+        )
+    return ResolvedConfig(name, "hub", _fetch_from_hub(name))
+
+
+def _catalog_lookup(name: str) -> Path | None:
+    entries = catalog()
+    if name in entries:
+        return entries[name]
+    folded = {key.lower(): path for key, path in entries.items()}
+    return folded.get(name.lower())
+
+
+def _fetch_from_hub(name: str) -> dict[str, Any]:
+    """config.json of hub repo `name`, via transformers (network, cache and token as configured)."""
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", _HUB_TIMEOUT_S)
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", _HUB_TIMEOUT_S)
+    try:
+        from transformers import PretrainedConfig
+    except ImportError:  # pragma: no cover - transformers is a runtime dependency
+        raise ConfigNotFoundError(
+            f"{name}: not a file and not in the bundled catalog (see --list-models), and "
+            "transformers is not installed to reach the Hugging Face Hub"
+        ) from None
+    try:
+        config, _ = PretrainedConfig.get_config_dict(name)
+    except (OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigNotFoundError(
+            f"{name}: not a file, not in the bundled catalog (see --list-models), and the "
+            f"Hugging Face Hub could not provide it ({reason[:160]})"
+        ) from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{name}: the Hub's config.json is not a JSON object")
+    return config

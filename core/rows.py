@@ -1,0 +1,73 @@
+"""A row of the report: one op of a decoder block (or of the model around the blocks), its cost per
+run, the parameters it holds, and how many blocks run it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from core.ops import Cost
+
+
+class Category(Enum):
+    """What an op belongs to; the names of HuggingFace reference breakdowns."""
+
+    EMBEDDING = "embedding"
+    ATTN_PROJ = "attn_proj"  # q/k/v/o (and MLA) projections
+    ATTN_CORE = "attn_core"  # QK^T, softmax, PV
+    MLP_DENSE = "mlp_dense"
+    MLP_ROUTED = "mlp_routed_experts"
+    MLP_SHARED = "mlp_shared_experts"
+    ROUTER = "router"
+    LM_HEAD = "lm_head"
+    NORM = "norms"
+    OTHER = "other"  # RoPE, residual adds, expert combine
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """`cost` is per run of the op in one block; `params` is what one block holds for it.
+    Model-level rows (embedding, final norm, LM head) have `per_block=False` and run once."""
+
+    name: str
+    cost: Cost
+    params: int = 0
+    category: Category = Category.OTHER
+    blocks: int = 1
+    per_block: bool = True
+
+    @property
+    def total_cost(self) -> Cost:
+        return self.cost * self.blocks
+
+
+def merge_block_rows(groups: Iterable[tuple[list[Row], int]]) -> list[Row]:
+    """Rows of each distinct kind of block, weighted by how many blocks are of that kind, merged:
+    an op identical in several kinds of block becomes one row with the summed block count. Ops only
+    some blocks have go just before the next op those blocks share with the ones merged so far
+    (Llama 4's global SDPA lands beside the chunked one, before O_Proj).
+
+    Two *different* ops under one name are a parser bug (the table would be ambiguous)."""
+    merged: list[Row] = []
+    for rows, count in groups:
+        pending: list[Row] = []
+        end = len(merged)  # where ops not shared with any later op of this group go
+        for row in rows:
+            position = next((i for i, seen in enumerate(merged) if _same_op(seen, row)), None)
+            if position is None:
+                if any(seen.name == row.name for seen in merged + pending):
+                    raise ValueError(f"two different ops are both named {row.name!r}")
+                pending.append(replace(row, blocks=count))
+                continue
+            merged[position:position] = pending
+            position += len(pending)
+            pending = []
+            merged[position] = replace(merged[position], blocks=merged[position].blocks + count)
+            end = position + 1
+        merged[end:end] = pending
+    return merged
+
+
+def _same_op(a: Row, b: Row) -> bool:
+    return replace(a, blocks=1) == replace(b, blocks=1)

@@ -1,0 +1,43 @@
+"""Human units, in one place: FLOPs with SI prefixes, bytes with binary prefixes. Exact values are
+only rounded here, for display."""
+
+from __future__ import annotations
+
+from core.utils import Number
+
+_SI = ["", "k", "M", "G", "T", "P", "E", "Z", "Y", "R", "Q"]
+_BINARY = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi", "Ri", "Qi"]
+
+
+def _scaled(value: Number, base: int, prefixes: list[str]) -> tuple[float, str]:
+    scaled, index = float(value), 0
+    while abs(scaled) >= base and index < len(prefixes) - 1:
+        scaled /= base
+        index += 1
+    return scaled, prefixes[index]
+
+
+def format_flops(value: Number) -> str:
+    """1234567 -> '1.23 MFLOPs' (SI: 1 kFLOPs = 1000 FLOPs)."""
+    if value < 1000:
+        return f"{int(value)} FLOPs"
+    scaled, prefix = _scaled(value, 1000, _SI)
+    return f"{scaled:.2f} {prefix}FLOPs"
+
+
+def format_bytes(value: Number) -> str:
+    """1536 -> '1.50 KiB' (binary: 1 KiB = 1024 B). Fractional byte counts keep two decimals."""
+    if value < 1024:
+        return f"{value} B" if value == int(value) else f"{float(value):.2f} B"
+    scaled, prefix = _scaled(value, 1024, _BINARY)
+    return f"{scaled:.2f} {prefix}B"
+
+
+def format_intensity(value: float) -> str:
+    """Operational intensity, FLOPs per byte, two decimals."""
+    return f"{value:.2f}"
+
+
+def json_number(value: Number) -> int | float:
+    """An exact count for JSON/CSV: the int itself, or the nearest float of a fractional count."""
+    return int(value) if value == int(value) else float(value)

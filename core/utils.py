@@ -1,0 +1,128 @@
+"""Small shared types: exact numbers, the query batch, the mode, dtype widths, activation costs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from fractions import Fraction
+from functools import cached_property
+
+from core.errors import ConfigError, UsageError
+from core.formats import lookup_format
+
+Number = int | Fraction
+"""An exact count. FLOPs are always ints; bytes are ints, or Fractions under sub-byte formats."""
+
+
+class TransformerMode(Enum):
+    """Which tower of a model is analyzed. Only the text decoder is modelled."""
+
+    Text = "text"
+    Vision = "vision"
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """One inference step's batch: query q holds `cached_tokens[q]` tokens in its KV cache and
+    brings `input_tokens[q]` new ones. Validates itself; derived totals live here once."""
+
+    cached_tokens: tuple[int, ...]
+    input_tokens: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.input_tokens:
+            raise UsageError("the batch is empty: give at least one query")
+        if len(self.cached_tokens) != len(self.input_tokens):
+            raise UsageError(
+                f"--cached-tokens has {len(self.cached_tokens)} values but --input-tokens has "
+                f"{len(self.input_tokens)}: give one of each per query"
+            )
+        for q, (cached, new) in enumerate(self.queries):
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (cached, new)):
+                raise UsageError(f"query {q}: token counts must be integers, got {cached}, {new}")
+            if cached < 0:
+                raise UsageError(f"query {q}: cached tokens must be >= 0, got {cached}")
+            if new < 1:
+                raise UsageError(f"query {q}: input tokens must be >= 1, got {new}")
+
+    @classmethod
+    def from_lists(
+        cls, cached: Sequence[int], inputs: Sequence[int], batch_size: int | None = None
+    ) -> QueryConfig:
+        """Queries from per-query lists; with `batch_size`, the lists repeat to that many."""
+        if batch_size is not None:
+            if batch_size < 1 or not inputs or batch_size % len(inputs) != 0:
+                raise UsageError(
+                    f"--batch-size {batch_size} must be a positive multiple of the number of "
+                    f"queries given ({len(inputs)})"
+                )
+            repeat = batch_size // len(inputs)
+            cached, inputs = list(cached) * repeat, list(inputs) * repeat
+        return cls(tuple(cached), tuple(inputs))
+
+    @property
+    def queries(self) -> list[tuple[int, int]]:
+        """(cached, input) per query."""
+        return list(zip(self.cached_tokens, self.input_tokens, strict=True))
+
+    @property
+    def num_queries(self) -> int:
+        return len(self.input_tokens)
+
+    @cached_property
+    def total_input_tokens(self) -> int:
+        """T: the tokens every per-token op (projections, norms, MLPs) processes this step."""
+        return sum(self.input_tokens)
+
+    @property
+    def kv_lengths(self) -> list[int]:
+        """L_q = cached + input: the context each query reaches at the end of the step."""
+        return [c + n for c, n in self.queries]
+
+    @property
+    def is_decode(self) -> bool:
+        """Every query brings exactly one token (a generation step)."""
+        return all(n == 1 for n in self.input_tokens)
+
+    @property
+    def is_prefill(self) -> bool:
+        """No query has anything cached (the first step of every query)."""
+        return all(c == 0 for c in self.cached_tokens)
+
+
+def torch_dtype_width(dtype: str) -> Number:
+    """Bytes per element of a dtype name ("bfloat16", "torch.float16", "fp8", "mxfp4", ...)."""
+    try:
+        return lookup_format(dtype).bytes
+    except KeyError:
+        raise ConfigError(f"unknown dtype {dtype!r}") from None
+
+
+# FLOPs per element of each activation function, counting +, -, *, / and one per transcendental
+# (exp, tanh, erf) as one FLOP each.
+# NB: silu(x) = x / (1 + exp(-x)): negate, exp, add, divide = 4.
+#     gelu(x) = x/2 * (1 + erf(x / sqrt 2)): divide, erf, add, multiply, halve = 5.
+#     gelu_tanh(x) = x/2 * (1 + tanh(c * (x + 0.044715 x^3))): x^3 (2), *0.044715, +x, *c, tanh,
+#     +1, *x, *0.5 = 9.   relu = 1 (a compare).   sigmoid = 1/(1+exp(-x)) = 4.
+ACT_FLOPS: dict[str, int] = {
+    "silu": 4,
+    "swish": 4,
+    "sigmoid": 4,
+    "gelu": 5,
+    "gelu_pytorch_tanh": 9,
+    "gelu_new": 9,
+    "gelu_fast": 9,
+    "gelu_tanh": 9,
+    "relu": 1,
+}
+
+
+def act_flops(act: str) -> int:
+    """FLOPs per element of the activation function `act` (a HuggingFace `hidden_act` name)."""
+    try:
+        return ACT_FLOPS[act]
+    except KeyError:
+        raise ConfigError(
+            f"unknown activation {act!r} (supported: {', '.join(sorted(ACT_FLOPS))})"
+        ) from None

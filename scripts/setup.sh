@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the locked environment (runtime + dev tools) into ./.venv, on Python >= 3.11.
+#
+# Poetry is the package manager. Where `poetry install` works it is used as is. Where it does not
+# (for example a package index that serves only the "simple" API), the same locked set is exported
+# with poetry-plugin-export and installed with `pip install --require-hashes` into the same .venv.
+# Poetry itself is taken from PATH, or installed into ./.tools when it is missing there.
+# Re-running is cheap: nothing is reinstalled while poetry.lock is unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+STAMP=.venv/.installed-from-lock
+
+lock_digest() { "$PYTHON" -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' poetry.lock; }
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(lock_digest)" ]; then
+  exit 0
+fi
+
+if command -v poetry >/dev/null 2>&1 && poetry export --help >/dev/null 2>&1; then
+  POETRY=poetry
+else
+  if [ ! -x .tools/bin/poetry ]; then
+    echo "setup: installing Poetry into ./.tools" >&2
+    "$PYTHON" -m venv .tools
+    .tools/bin/python -m pip install --quiet "poetry>=2.0,<3" "poetry-plugin-export>=1.8"
+  fi
+  POETRY=$PWD/.tools/bin/poetry
+fi
+
+mkdir -p .tools
+if "$POETRY" install --no-root --with dev >.tools/poetry-install.log 2>&1; then
+  echo "setup: installed with poetry install" >&2
+else
+  echo "setup: 'poetry install' failed (see .tools/poetry-install.log); installing the locked set with pip" >&2
+  "$POETRY" export --with dev --format requirements.txt --output .tools/requirements.txt
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --require-hashes -r .tools/requirements.txt
+fi
+lock_digest >"$STAMP"
