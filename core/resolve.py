@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from core.errors import ConfigError, ConfigNotFoundError
 
@@ -21,8 +24,10 @@ CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
 # A hub repo id: "name" or "namespace/name" of letters, digits, '-', '_', '.'.
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
-# Seconds the Hub client may wait for an answer (its own default is 10 per request).
+# Seconds the Hub client may wait for an answer (its own default is 10 per request), and seconds
+# the reachability probe waits before the Hub is taken as unreachable.
 _HUB_TIMEOUT_S = "4"
+_HUB_PROBE_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -80,24 +85,49 @@ def _catalog_lookup(name: str) -> Path | None:
     return folded.get(name.lower())
 
 
+def _hub_reachable(timeout_s: float = _HUB_PROBE_TIMEOUT_S) -> bool:
+    """Can a TCP connection to the Hub endpoint open within `timeout_s` (DNS included)? Probed in
+    a thread so that a hanging resolver cannot hold the CLI past the timeout."""
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    reached: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+            reached.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return bool(reached)
+
+
 def _fetch_from_hub(name: str) -> dict[str, Any]:
-    """config.json of hub repo `name`, via transformers (network, cache and token as configured)."""
+    """config.json of hub repo `name`, via transformers: the HF cache, `HF_TOKEN` and
+    `HF_HUB_OFFLINE` apply. When the Hub cannot be reached, only the cache is asked (offline mode),
+    so the answer comes in seconds instead of after the client's retries."""
+    reachable = os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "") and _hub_reachable()
+    if not reachable:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    # One line on failure: keep transformers' import-time advice (no PyTorch, ...) off stderr.
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", _HUB_TIMEOUT_S)
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", _HUB_TIMEOUT_S)
-    try:
-        from transformers import PretrainedConfig
-    except ImportError:  # pragma: no cover - transformers is a runtime dependency
-        raise ConfigNotFoundError(
-            f"{name}: not a file and not in the bundled catalog (see --list-models), and "
-            "transformers is not installed to reach the Hugging Face Hub"
-        ) from None
+    from transformers import PretrainedConfig
+
     try:
         config, _ = PretrainedConfig.get_config_dict(name)
     except (OSError, ValueError) as exc:
+        where = "could not be reached" if not reachable else "could not provide it"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigNotFoundError(
             f"{name}: not a file, not in the bundled catalog (see --list-models), and the "
-            f"Hugging Face Hub could not provide it ({reason[:160]})"
+            f"Hugging Face Hub {where} ({reason[:200]})"
         ) from None
     if not isinstance(config, dict):
         raise ConfigError(f"{name}: the Hub's config.json is not a JSON object")

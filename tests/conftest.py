@@ -1,0 +1,28 @@
+"""Shared pytest options and fixtures.
+
+--print-actual-output   print what the CLI produced in end-to-end cases
+--update-goldens        rewrite the end-to-end expected files from the current output (review the
+                        diff before committing: every golden number needs an independent check)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = json.loads((ROOT / "tests" / "reference" / "expected.json").read_text())
+CATALOG = ROOT / "core" / "catalog"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--print-actual-output", action="store_true", help="print CLI output")
+    parser.addoption("--update-goldens", action="store_true", help="rewrite expected outputs")
+
+
+def catalog_config(stem: str) -> dict[str, Any]:
+    """A bundled real config by its file stem (e.g. 'meta-llama__Llama-2-7b-hf')."""
+    return json.loads((CATALOG / f"{stem}.json").read_text())

@@ -1,0 +1,120 @@
+"""Independent checks of the numbers frozen in the end-to-end goldens: hand counts, closed forms
+and the HuggingFace reference. A golden that drifted from these fails here, not only as a diff."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import REFERENCE
+from hand_counts import HAND, KV_BYTES, PARAMETERS
+
+HERE = Path(__file__).resolve().parent
+
+CASES = HERE / "cases"
+
+
+def golden(case: str) -> str:
+    return (CASES / case / "expected_output.txt").read_text()
+
+
+def test_tiny_llama_json_is_the_hand_count() -> None:
+    doc = json.loads(golden("tiny_llama_json"))
+    layers = {
+        layer["name"]: (
+            layer["blocks"],
+            layer["flops"],
+            layer["weight_bytes"],
+            layer["input_bytes"],
+            layer["output_bytes"],
+        )
+        for layer in doc["layers"]
+    }
+    assert layers == HAND
+    assert doc["parameters"]["total"] == PARAMETERS
+    assert doc["storage"]["kv_cache_bytes"] == KV_BYTES
+
+
+def test_tiny_llama_csv_is_the_hand_count() -> None:
+    rows = list(csv.DictReader(io.StringIO(golden("tiny_llama_csv"))))
+    for row in rows[:-1]:
+        blocks, flops, weight, inp, out = HAND[row["layer"]]
+        assert [int(row[k]) for k in ("blocks", "flops", "weight_bytes")] == [blocks, flops, weight]
+        assert [int(row["input_bytes"]), int(row["output_bytes"])] == [inp, out]
+    total_flops = sum(blocks * flops for blocks, flops, *_ in HAND.values())
+    assert rows[-1]["layer"] == "Total" and int(rows[-1]["flops"]) == total_flops == 6786
+
+
+def test_tiny_llama_table_shows_the_hand_count() -> None:
+    text = golden("tiny_llama_table")
+    assert re.search(r"\| Attn - SDPA +\| 2 / 2 +\| 394 FLOPs +\| 0 B +\| 112 B +\| 32 B", text)
+    assert re.search(r"\| Total +\| +\| 6\.79 kFLOPs", text)  # 6786 FLOPs
+    assert "(KV cache) 160 B = 3.48 KiB" in text  # 2 * 1704 + 160 = 3568 B
+
+
+def test_tiny_llama4_chunked_prefill_hand_counts() -> None:
+    doc = json.loads(golden("tiny_llama4_chunked_prefill"))
+    layers = {layer["name"]: layer for layer in doc["layers"]}
+    # 10 tokens in chunks of 4: pairs (1+2+3+4) * 2 + (1+2) = 23. QK^T + PV: 2 heads * 2 * (4+4)
+    # * 23 = 736; softmax 5 * 2 * 23 + 10 tokens * 2 heads * 4 = 310 -> 1046
+    assert layers["Attn - SDPA (chunk 4)"]["flops"] == 1046
+    assert layers["Attn - SDPA (chunk 4)"]["blocks"] == 3  # layers 0, 1, 2 use RoPE
+    # the NoPE layer (index 3) attends globally: 55 pairs -> 2*2*8*55 + 5*2*55 + 80 = 2390
+    assert layers["Attn - SDPA"]["flops"] == 2390
+    # MoE on layers 1 and 3; 4 experts, top-1, 10 tokens: 4 * (1 - (3/4)^10) = 3.775 experts of
+    # 8 x 8 gate/up weights at 2 B = 128 B each -> 483 B
+    assert layers["Ffn - RoutedExp_GateUp_Proj"]["weight_bytes"] == 483
+    assert layers["Ffn - RoutedExp_GateUp_Proj"]["blocks"] == 2
+    # KV: 3 chunked layers hold 4 - 1 = 3 tokens, the global one 10; 8 values of 2 B per token
+    assert doc["storage"]["kv_cache_bytes"] == (3 * 3 + 10) * 8 * 2
+
+
+@pytest.mark.parametrize(
+    ("case", "stem"),
+    [
+        ("llama2_7b_decode_json", "meta-llama__Llama-2-7b-hf"),
+        ("llama4_maverick_decode_json", "meta-llama__Llama-4-Maverick-17B-128E-Instruct"),
+    ],
+)
+def test_decode_goldens_match_the_hf_reference(case: str, stem: str) -> None:
+    doc, ref = json.loads(golden(case)), REFERENCE[stem]
+    assert doc["parameters"] == ref["parameters"]
+    assert doc["storage"]["weight_bytes"] == ref["weight_bytes"]
+    assert doc["storage"]["kv_cache_bytes"] == ref["kv_cache_bytes_512_tokens"]
+    decode = ref["decode_511_cached_1_input"]
+    expected = decode["matmul_flops_total"]
+    if "moe" in ref:  # HF runs every token through every Llama 4 expert; we count top-k
+        expected += (
+            ref["moe"]["decode_routed_flops_topk"] - decode["by_category"]["mlp_routed_experts"]
+        )
+    assert doc["total"]["matmul_flops"] == pytest.approx(expected, rel=0.005)
+
+
+def test_llama2_batch_csv_hand_counts() -> None:
+    rows = {r["layer"]: r for r in csv.DictReader(io.StringIO(golden("llama2_7b_batch8_csv")))}
+    # 8 queries, logits for each one's last token: 2 * 8 * 4096 * 32000
+    assert int(rows["LM Head"]["flops"]) == 2 * 8 * 4096 * 32000
+    # each query: 1025 pairs over 32 heads of 128: 4*32*128*1025 + 5*32*1025 + 32*128
+    assert int(rows["Attn - SDPA"]["matmul_flops"]) == 8 * 4 * 32 * 128 * 1025
+    assert int(rows["Attn - SDPA"]["flops"]) == 8 * (4 * 32 * 128 * 1025 + 5 * 32 * 1025 + 4096)
+    # the weights are read once for the whole batch: 4096 x 3*4096 at 2 B
+    assert int(rows["Attn - QKV_Proj"]["weight_bytes"]) == 4096 * 3 * 4096 * 2
+
+
+def test_llama31_8b_long_context_kv_closed_form() -> None:
+    # 32 layers x 1,048,577 tokens x (K, V) x 8 KV heads x 128 x 2 B = 137,439,215,616 B
+    kv = 32 * 1_048_577 * 2 * 8 * 128 * 2
+    assert kv / 2**30 == pytest.approx(128.0001, abs=1e-4)
+    assert "(KV cache) 128.00 GiB" in golden("llama31_8b_decode_1m_context")
+
+
+def test_list_models_marks_llama_configs_analyzable() -> None:
+    lines = golden("list_models").splitlines()
+    for line in lines:
+        if " llama " in line or " llama4 " in line:
+            assert line.rstrip().endswith("analyzable"), line
+    assert sum(line.rstrip().endswith(" analyzable") for line in lines) >= 10

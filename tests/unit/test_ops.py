@@ -1,0 +1,101 @@
+"""Each cost formula on tiny, hand-countable dimensions; the arithmetic is in the comments."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from core import ops
+from core.attention import AttentionPattern, MaskKind
+from core.ops import Cost
+
+
+def test_gemm_without_and_with_bias() -> None:
+    # [3 x 4] @ [4 x 5]: 3*5 outputs of 4 multiply-adds = 60 MACs = 120 FLOPs
+    # weight 4*5 = 20 elements, input 3*4 = 12, output 3*5 = 15; 2 bytes each
+    assert ops.gemm(3, 4, 5, w_weight=2, w_act=2) == Cost(120, 120, 40, 24, 30)
+    # a bias adds 3*5 = 15 FLOPs (not matmul) and 5 weights
+    assert ops.gemm(3, 4, 5, w_weight=2, w_act=2, bias=True) == Cost(135, 120, 50, 24, 30)
+
+
+def test_gemm_weight_format_apart_from_activations() -> None:
+    # mxfp4 weights: 17/32 bytes per element, 4*32 = 128 elements -> 68 bytes exactly
+    cost = ops.gemm(1, 4, 32, w_weight=Fraction(17, 32), w_act=2)
+    assert cost.weight_bytes == 68
+    assert cost.input_bytes == 8 and cost.output_bytes == 64
+
+
+def test_rope() -> None:
+    # 2 tokens x 3 heads x 4 dims = 24 rotated elements, 3 FLOPs each = 72
+    # reads 24 elements + cos and sin rows (2 * 2 tokens * 4) = 40 elements = 80 B; writes 48 B
+    assert ops.rope(2, 3, 4, w=2) == Cost(72, 0, 0, 80, 48)
+
+
+def test_rmsnorm() -> None:
+    # 2 rows of 8: 4 FLOPs per element (square, sum, scale, gain) = 64, + 3 per row = 70
+    assert ops.rmsnorm(2, 8, w_act=2, w_weight=2) == Cost(70, 0, 16, 32, 32)
+    # gain-less L2 norm: 3 per element = 48 + 6 = 54, no weights
+    assert ops.rmsnorm(2, 8, w_act=2, w_weight=2, gains=0) == Cost(54, 0, 0, 32, 32)
+    # Gemma's (1 + g): 5 per element = 80 + 6 = 86
+    assert ops.rmsnorm(2, 8, w_act=2, w_weight=2, unit_offset=True).flops == 86
+
+
+def test_act_mul_silu() -> None:
+    # silu = 4 FLOPs, then * up = 1: 5 per element; 2 tokens x 16 = 32 elements -> 160
+    # reads gate and up (64 elements = 128 B), writes 32 elements = 64 B
+    assert ops.act_mul(2, 16, "silu", w=2) == Cost(160, 0, 0, 128, 64)
+
+
+def test_residual_add_and_combine() -> None:
+    # 2 x 8 = 16 adds; reads two operands (64 B), writes one (32 B)
+    assert ops.elementwise_sum(2, 8, w=2) == Cost(16, 0, 0, 64, 32)
+    # MoE combine, top-2 + shared, 2 tokens x 8: per element 2 mults + 2 adds = 4 -> 64
+    # reads 3 outputs (3 * 16 elements) + 2 scores per token (4) = 52 elements = 104 B
+    assert ops.moe_combine(2, 8, top_k=2, shared=True, w=2) == Cost(64, 0, 0, 104, 32)
+
+
+def test_embedding_is_a_gather() -> None:
+    assert ops.embedding(3, 8, w=2) == Cost(0, 0, 48, 0, 48)
+
+
+def test_sdpa_full_gqa() -> None:
+    # 1 query, 3 cached + 2 new: 9 pairs (see test_attention), 5 keys. 2 query heads, 1 KV head,
+    # head_dim 4. QK^T + PV: 2 * 2 heads * (4 + 4) * 9 = 288. Softmax 5 * 2 * 9 = 90,
+    # + normalising 2 tokens * 2 heads * 4 = 16 -> 394.
+    # Q: 2 * 2 * 4 = 16 elements; K, V: 5 keys * 1 head * 8 = 40 -> 56 elements = 112 B
+    # Out: 16 elements = 32 B
+    cost = ops.sdpa(
+        [(3, 2)], AttentionPattern(), heads=2, kv_heads=1, qk_dim=4, v_dim=4, w_act=2, w_kv=2
+    )
+    assert cost == Cost(394, 288, 0, 112, 32)
+
+
+def test_sdpa_kv_width_is_separate_and_window_clips() -> None:
+    # window 2 at decode after 10 cached: 2 pairs, 2 keys; 1 head, head_dim 2
+    # matmul 2 * 1 * 4 * 2 = 16; softmax 5*2 + 1*1*2 = 12; K/V 2 keys * 4 values * 1 B (fp8)
+    cost = ops.sdpa(
+        [(10, 1)],
+        AttentionPattern(MaskKind.SLIDING, 2),
+        heads=1,
+        kv_heads=1,
+        qk_dim=2,
+        v_dim=2,
+        w_act=2,
+        w_kv=1,
+    )
+    assert cost == Cost(28, 16, 0, 2 * 2 + 8, 4)
+
+
+def test_cost_algebra() -> None:
+    a, b = Cost(1, 1, 2, 3, 4), Cost(10, 0, 20, 30, 40)
+    assert a + b == Cost(11, 1, 22, 33, 44)
+    assert a * 3 == 3 * a == Cost(3, 3, 6, 9, 12)
+    assert (a + b).total_bytes == 99
+    assert Cost().operational_intensity == 0.0
+
+
+def test_expected_distinct_experts() -> None:
+    # one token touches exactly its top-k; many tokens touch about all of them
+    assert ops.expected_distinct_experts(16, 2, 1) == 2
+    assert abs(ops.expected_distinct_experts(16, 2, 10_000) - 16) < 1e-9
+    # two tokens, top-1 of 2: 2 * (1 - 1/4) = 1.5
+    assert ops.expected_distinct_experts(2, 1, 2) == 1.5

@@ -1,0 +1,55 @@
+"""PARSER_REGISTRY: one literal table, consistent with its classes, and no catch-all."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import CATALOG
+
+from core.errors import AnalyzerError, ConfigError, UnsupportedModelError
+from parsers import PARSER_REGISTRY, select_parser
+
+# Rows whose key is not their class's own model_type: explicit aliases, each justified.
+ALIASES = {"llama4_text": "llama4"}
+
+
+@pytest.mark.parametrize(("key", "parser"), sorted(PARSER_REGISTRY.items()))
+def test_every_row_matches_its_class(key: str, parser) -> None:
+    assert parser.model_type == ALIASES.get(key, key)
+    assert parser.architectures, f"{parser.__name__} declares no architectures"
+
+
+@pytest.mark.parametrize("path", sorted(CATALOG.glob("*.json")), ids=lambda p: p.stem)
+def test_every_bundled_config_resolves_or_fails_clearly(path) -> None:
+    config = json.loads(path.read_text())
+    try:
+        select_parser(config)(config)
+    except UnsupportedModelError as exc:
+        assert config["model_type"] in str(exc)
+        assert "supported" in str(exc)
+
+
+def test_unknown_type_lists_the_supported_ones() -> None:
+    with pytest.raises(UnsupportedModelError) as caught:
+        select_parser({"model_type": "gpt2"})
+    message = str(caught.value)
+    assert "'gpt2'" in message
+    assert all(key in message for key in PARSER_REGISTRY)
+
+
+def test_missing_model_type() -> None:
+    with pytest.raises(ConfigError, match="no 'model_type'"):
+        select_parser({"hidden_size": 8})
+
+
+def test_architecture_mismatch_names_found_and_supported() -> None:
+    with pytest.raises(UnsupportedModelError) as caught:
+        select_parser({"model_type": "llama", "architectures": ["LlavaForConditionalGeneration"]})
+    assert "LlavaForConditionalGeneration" in str(caught.value)
+    assert "LlamaForCausalLM" in str(caught.value)
+
+
+def test_errors_carry_distinct_exit_codes() -> None:
+    codes = {cls.exit_code for cls in AnalyzerError.__subclasses__()}
+    assert len(codes) == len(AnalyzerError.__subclasses__())
