@@ -17,8 +17,9 @@ from typing import Any, ClassVar
 from core import ops
 from core.blocks import Attention, Block, block_rows
 from core.errors import UnsupportedModelError
-from core.formats import DataFormat, Formats
-from core.rows import Category, Row, merge_block_rows
+from core.formats import DataFormat
+from core.precision import VECTOR_PEAK, resolve_precision
+from core.rows import Category, OpKind, Row, merge_block_rows
 from core.utils import Number, QueryConfig, TransformerMode
 
 
@@ -53,7 +54,9 @@ class BaseModelConfigParser(ABC):
         config: Mapping[str, Any],
         *,
         mode: TransformerMode = TransformerMode.Text,
-        formats: Formats | None = None,
+        weight_dtype: str | None = None,
+        activation_dtype: str | None = None,
+        kv_cache_dtype: str | None = None,
     ) -> None:
         if mode is not TransformerMode.Text:
             raise UnsupportedModelError(
@@ -62,7 +65,14 @@ class BaseModelConfigParser(ABC):
             )
         self.config = config
         self.dims = self.normalize_config(config)
-        self.formats = formats or Formats.uniform(self.dims.dtype)
+        quantization = config.get("quantization_config")
+        self.precision = resolve_precision(
+            self.dims.dtype,
+            quantization if isinstance(quantization, Mapping) else None,
+            weight=weight_dtype,
+            activation=activation_dtype,
+            kv_cache=kv_cache_dtype,
+        )
 
     # --- what each family provides -------------------------------------------------------------
 
@@ -103,16 +113,21 @@ class BaseModelConfigParser(ABC):
             * sum(block.attention.pattern.tokens_held(length) for length in lengths)
             for block, count in Counter(self.get_layer_list()).items()
         )
-        return values * self.formats.kv_cache.bytes
+        return values * self.precision.kv_cache.bytes
 
     def get_extra_storage_req(self) -> list[StoragePart]:
         """Weights held outside the decoder blocks: the embedding table, the final norm and the LM
-        head (0 when tied: it reuses the embedding table)."""
+        head (none when tied: it reuses the embedding table)."""
         h, v = self.dims.hidden_size, self.dims.vocab_size
         lm_head = 0 if self.dims.tie_word_embeddings else v * h
+        parts = (
+            ("Embedding", v * h, Category.EMBEDDING),
+            ("Final norm", h, Category.NORM),
+            ("LM head", lm_head, Category.LM_HEAD),
+        )
         return [
-            StoragePart(name, params * self.formats.weight.bytes)
-            for name, params in (("Embedding", v * h), ("Final norm", h), ("LM head", lm_head))
+            StoragePart(name, params * self.precision.weight_for(category).bytes)
+            for name, params, category in parts
             if params
         ]
 
@@ -123,8 +138,10 @@ class BaseModelConfigParser(ABC):
 
     def _embedding_row(self, queries: QueryConfig) -> Row:
         h, v = self.dims.hidden_size, self.dims.vocab_size
-        cost = ops.embedding(queries.total_input_tokens, h, w=self.formats.weight.bytes)
-        return Row("Embedding", cost, v * h, Category.EMBEDDING, per_block=False)
+        fmt = self.precision.weight_for(Category.EMBEDDING)
+        cost = ops.embedding(queries.total_input_tokens, h, w=fmt.bytes)
+        return Row("Embedding", cost, OpKind.GATHER, VECTOR_PEAK, v * h, v * h * fmt.bytes,
+                   Category.EMBEDDING, per_block=False)  # fmt: skip
 
     def _head_rows(self, queries: QueryConfig) -> list[Row]:
         """Final norm over every new token, then logits for the last token of each query (what
@@ -134,13 +151,10 @@ class BaseModelConfigParser(ABC):
         norm = self.set_op_rmsnorm_req("Final RMSNorm", queries.total_input_tokens, h)
         head = self.set_op_proj_req("LM Head", queries.num_queries, h, v, category=Category.LM_HEAD)
         if self.dims.tie_word_embeddings:
-            head = Row(head.name, head.cost, 0, head.category)
-        return [
-            Row(norm.name, norm.cost, norm.params, norm.category, per_block=False),
-            Row(head.name, head.cost, head.params, head.category, per_block=False),
-        ]
+            head = replace(head, params=0, param_bytes=0)
+        return [replace(norm, per_block=False), replace(head, per_block=False)]
 
-    # --- op adapters: bind widths, wrap a formula's cost in a row ----------------------------
+    # --- op adapters: bind formats, wrap a formula's cost in a row ---------------------------
 
     def set_op_proj_req(
         self,
@@ -156,54 +170,51 @@ class BaseModelConfigParser(ABC):
         """A linear layer (k -> n) over `tokens` rows. With `experts` = (held, expected read), the
         weights are per expert: `held` copies are stored and `expected read` of them are read,
         rounded to whole bytes."""
-        w = self.formats.weight.bytes
-        cost = ops.gemm(tokens, k, n, w_weight=w, w_act=self.formats.activation.bytes, bias=bias)
+        fmt = self.precision.weight_for(category)
+        cost = ops.gemm(tokens, k, n, w_weight=fmt.bytes, w_act=self.precision.activation.bytes,
+                        bias=bias)  # fmt: skip
         params = k * n + (n if bias else 0)
         if experts is not None:
             held, touched = experts
             cost = replace(cost, weight_bytes=round(touched * cost.weight_bytes))
             params *= held
-        return Row(name, cost, params, category)
+        return Row(name, cost, OpKind.GEMM, self.precision.gemm_peak(category), params,
+                   params * fmt.bytes, category)  # fmt: skip
+
+    def _elementwise(self, name: str, cost: ops.Cost, category: Category = Category.OTHER) -> Row:
+        return Row(name, cost, OpKind.ELEMENTWISE, VECTOR_PEAK, category=category)
 
     def set_op_rope_req(self, name: str, tokens: int, heads: int, rot_dim: int) -> Row:
-        return Row(name, ops.rope(tokens, heads, rot_dim, w=self.formats.activation.bytes))
+        return self._elementwise(
+            name, ops.rope(tokens, heads, rot_dim, w=self.precision.activation.bytes)
+        )
 
     def set_op_rmsnorm_req(self, name: str, rows: int, width: int, *, gains: int = 1) -> Row:
         """RMSNorm of `rows` vectors of `width`; `gains` distinct gain vectors are held and read
         (2 for per-head q and k norms, 0 for a gain-less L2 norm)."""
-        cost = ops.rmsnorm(
-            rows,
-            width,
-            w_act=self.formats.activation.bytes,
-            w_weight=self.formats.weight.bytes,
-            gains=gains,
-        )
-        return Row(name, cost, gains * width, Category.NORM)
+        fmt = self.precision.weight_for(Category.NORM)
+        cost = ops.rmsnorm(rows, width, w_act=self.precision.activation.bytes, w_weight=fmt.bytes,
+                           gains=gains)  # fmt: skip
+        params = gains * width
+        return replace(self._elementwise(name, cost, Category.NORM), params=params,
+                       param_bytes=params * fmt.bytes)  # fmt: skip
 
     def set_op_actmul_req(
         self, name: str, tokens: int, width: int, act: str, *, category: Category
     ) -> Row:
-        return Row(
-            name,
-            ops.act_mul(tokens, width, act, w=self.formats.activation.bytes),
-            category=category,
-        )
+        cost = ops.act_mul(tokens, width, act, w=self.precision.activation.bytes)
+        return self._elementwise(name, cost, category)
 
     def set_op_sum_req(self, name: str, tokens: int, width: int, operands: int = 2) -> Row:
-        return Row(
-            name,
-            ops.elementwise_sum(tokens, width, operands=operands, w=self.formats.activation.bytes),
+        cost = ops.elementwise_sum(
+            tokens, width, operands=operands, w=self.precision.activation.bytes
         )
+        return self._elementwise(name, cost)
 
     def set_op_moe_combine_req(self, name: str, tokens: int, top_k: int, shared: bool) -> Row:
-        cost = ops.moe_combine(
-            tokens,
-            self.dims.hidden_size,
-            top_k=top_k,
-            shared=shared,
-            w=self.formats.activation.bytes,
-        )
-        return Row(name, cost)
+        cost = ops.moe_combine(tokens, self.dims.hidden_size, top_k=top_k, shared=shared,
+                               w=self.precision.activation.bytes)  # fmt: skip
+        return self._elementwise(name, cost)
 
     def set_op_sdpa_req(self, name: str, queries: QueryConfig, attention: Attention) -> Row:
         cost = ops.sdpa(
@@ -213,7 +224,8 @@ class BaseModelConfigParser(ABC):
             kv_heads=attention.kv_heads,
             qk_dim=attention.head_dim,
             v_dim=attention.head_dim,
-            w_act=self.formats.activation.bytes,
-            w_kv=self.formats.kv_cache.bytes,
+            w_act=self.precision.activation.bytes,
+            w_kv=self.precision.kv_cache.bytes,
         )
-        return Row(name, cost, category=Category.ATTN_CORE)
+        return Row(name, cost, OpKind.ATTENTION, self.precision.activation.peak,
+                   category=Category.ATTN_CORE)  # fmt: skip

@@ -30,12 +30,16 @@ class DataFormat:
         return int(width) if width.denominator == 1 else width
 
 
-# NB: int4 is symmetric group-wise quantisation with one fp16 scale per 128 weights (GPTQ/AWQ
+# NB: float8_e4m3_block128 keeps one fp32 scale per 128 x 128 weight block: 8 + 32/16384 bits.
+#     int4 is symmetric group-wise quantisation with one fp16 scale per 128 weights (GPTQ/AWQ
 #     default group size): 4 + 16/128 = 4.125 bits. mxfp4 (OCP MX): one 8-bit E8M0 scale per 32
 #     values = 4.25 bits. nvfp4: one 8-bit E4M3 scale per 16 values = 4.5 bits (the per-tensor fp32
 #     scale is negligible and not counted).
 FORMATS: tuple[DataFormat, ...] = (
     DataFormat("float32", Fraction(32), "fp32", ("fp32", "float", "torch.float32")),
+    DataFormat(
+        "tfloat32", Fraction(32), "tf32", ("tf32",), "stored as float32, multiplied as TF32"
+    ),
     DataFormat("bfloat16", Fraction(16), "bf16", ("bf16", "torch.bfloat16")),
     DataFormat("float16", Fraction(16), "fp16", ("fp16", "half", "torch.float16")),
     DataFormat(
@@ -45,6 +49,13 @@ FORMATS: tuple[DataFormat, ...] = (
         ("fp8", "float8", "e4m3", "fp8_e4m3", "float8_e4m3fn", "torch.float8_e4m3fn"),
     ),
     DataFormat("float8_e5m2", Fraction(8), "fp8", ("e5m2", "fp8_e5m2", "torch.float8_e5m2")),
+    DataFormat(
+        "float8_e4m3_block128",
+        Fraction(8) + Fraction(32, 128 * 128),
+        "fp8",
+        ("fp8_block128",),
+        "one fp32 scale per 128x128 block (DeepSeek-V3)",
+    ),
     DataFormat("int8", Fraction(8), "int8", ("torch.int8",)),
     DataFormat(
         "int4", Fraction(33, 8), "int4", ("int4_g128",), "group size 128, one fp16 scale per group"
@@ -76,16 +87,3 @@ def config_format(name: object, model_type: str, key: str) -> DataFormat:
         f"{model_type} config: unknown dtype {name!r} in '{key}' "
         f"(supported: {', '.join(format_names())})"
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Formats:
-    """The formats one analysis uses: weights as stored, activations, and the KV cache."""
-
-    weight: DataFormat
-    activation: DataFormat
-    kv_cache: DataFormat
-
-    @classmethod
-    def uniform(cls, fmt: DataFormat) -> Formats:
-        return cls(fmt, fmt, fmt)

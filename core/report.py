@@ -8,6 +8,7 @@ from functools import cached_property
 
 from core.base_parser import BaseModelConfigParser, StoragePart
 from core.ops import Cost
+from core.precision import Precision
 from core.rows import Category, Row
 from core.utils import Number, QueryConfig
 
@@ -41,6 +42,7 @@ class Report:
     source: str  # what the user named: a path or a hub name
     model_type: str
     dtype: str  # the weight format's name
+    precision: Precision
     num_blocks: int
     queries: QueryConfig
     rows: tuple[Row, ...]
@@ -76,12 +78,13 @@ def analyze(parser: BaseModelConfigParser, queries: QueryConfig, source: str = "
     rows = tuple(parser.hw_req_by_layers(queries))
     kv = parser.get_kvcache_size(queries)
     extra = parser.get_extra_storage_req()
-    parts = [*_block_weight_parts(rows, parser.formats.weight.bytes), *extra]
+    parts = [*_block_weight_parts(rows), *extra]
     weight_bytes = sum((part.bytes for part in parts), start=0)
     return Report(
         source=source,
         model_type=str(parser.config.get("model_type", parser.model_type)),
-        dtype=parser.formats.weight.name,
+        dtype=parser.precision.weight.name,
+        precision=parser.precision,
         num_blocks=parser.get_num_blocks(),
         queries=queries,
         rows=rows,
@@ -91,10 +94,10 @@ def analyze(parser: BaseModelConfigParser, queries: QueryConfig, source: str = "
     )
 
 
-def _block_weight_parts(rows: Sequence[Row], width: Number) -> list[StoragePart]:
+def _block_weight_parts(rows: Sequence[Row]) -> list[StoragePart]:
     parts = []
     for name, categories in _BLOCK_STORAGE_PARTS.items():
-        params = sum(r.params * r.blocks for r in rows if r.per_block and r.category in categories)
-        if params:
-            parts.append(StoragePart(name, params * width))
+        held = [r for r in rows if r.per_block and r.category in categories and r.params]
+        if held:
+            parts.append(StoragePart(name, sum((r.param_bytes * r.blocks for r in held), start=0)))
     return parts

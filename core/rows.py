@@ -8,6 +8,16 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from core.ops import Cost
+from core.utils import Number
+
+
+class OpKind(Enum):
+    """How an op runs: what it is timed against, and whether it can fuse into a neighbour."""
+
+    GEMM = "gemm"  # a matrix product with a weight: the tensor-core peak of its formats
+    ATTENTION = "attention"  # QK^T, softmax, PV on activations and the KV cache
+    ELEMENTWISE = "elementwise"  # norms, RoPE, activations, adds: vector units, fusible
+    GATHER = "gather"  # embedding lookup: memory only
 
 
 class Category(Enum):
@@ -27,12 +37,16 @@ class Category(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """`cost` is per run of the op in one block; `params` is what one block holds for it.
+    """`cost` is per run of the op in one block; `params` (and `param_bytes`, at their stored
+    format) is what one block holds for it. `peak` names the hardware peak the op's FLOPs run at.
     Model-level rows (embedding, final norm, LM head) have `per_block=False` and run once."""
 
     name: str
     cost: Cost
+    kind: OpKind
+    peak: str
     params: int = 0
+    param_bytes: Number = 0
     category: Category = Category.OTHER
     blocks: int = 1
     per_block: bool = True

@@ -41,3 +41,20 @@ def format_intensity(value: float) -> str:
 def json_number(value: Number) -> int | float:
     """An exact count for JSON/CSV: the int itself, or the nearest float of a fractional count."""
     return int(value) if value == int(value) else float(value)
+
+
+def format_seconds(value: float) -> str:
+    """0.0066149 -> '6.61 ms'; picks s, ms, us or ns so that the number is >= 1."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return f"{value / 1e-9:.2f} ns"
+
+
+def format_rate(value: float) -> str:
+    """Tokens per second with thousands separators: 151.17 -> '151.2', 22977.3 -> '22,977'."""
+    return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def format_share(value: float) -> str:
+    return f"{100 * value:.1f}%"
