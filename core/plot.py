@@ -93,7 +93,8 @@ def plot_roofline(report: Report, hardware: Sequence[HardwareResult], path: Path
     steps = ", ".join(f"{r.hardware.name} {format_seconds(r.step_time_s)}" for r in hardware)
     ax.set_title(
         f"Roofline of one step: {report.source}, {describe_queries(report)}\n"
-        f"{report.precision.describe()}; {first.execution.value} execution; step time {steps}",
+        f"{report.precision.describe()}; {first.execution.value} execution; step time {steps}"
+        + (f"; labels: share of the {first.hardware.name} step" if len(hardware) > 1 else ""),
         fontsize=9,
     )
     ax.scatter([], [], s=80, color="grey", alpha=0.45, label="op (area = share of step time)")

@@ -118,3 +118,36 @@ def test_list_models_marks_llama_configs_analyzable() -> None:
         if " llama " in line or " llama4 " in line:
             assert line.rstrip().endswith("analyzable"), line
     assert sum(line.rstrip().endswith(" analyzable") for line in lines) >= 10
+
+
+def test_llama2_decode_on_a100_golden() -> None:
+    # Every weight once (13.48 GB, see tests/unit/test_roofline.py) at 2039 GB/s = 6.61 ms
+    (device,) = json.loads(golden("llama2_7b_decode_a100_json"))["hardware"]
+    assert device["name"] == "A100-SXM4-80GB" and device["bound"] == "memory"
+    assert device["step_time_s"] == pytest.approx(13.48e9 / 2039e9, rel=0.03)
+    assert device["tokens_per_s"] == pytest.approx(1 / device["step_time_s"])
+    assert device["fits"] and device["min_devices"] == 1
+    # (80e9 - 13,476,831,232 B of weights) / 268,435,456 B of KV per query -> 247
+    assert device["max_batch"] == 247
+
+
+def test_llama2_prefill_on_a100_golden() -> None:
+    # 27.6 TFLOP at 312 TFLOP/s = 88.5 ms (hand count in tests/unit/test_roofline.py)
+    text = golden("llama2_7b_prefill_a100_table")
+    match = re.search(r"\| A100-SXM4-80GB \| TTFT ([\d.]+) ms +\| [\d,]+ +\| compute", text)
+    assert match is not None
+    assert float(match.group(1)) == pytest.approx(88.5, rel=0.05)
+
+
+def test_device_comparison_golden() -> None:
+    text = golden("llama31_8b_compare_devices")
+    # fp8 KV cache: 32 queries x 4097 tokens x 32 layers x (K, V) x 8 heads x 128 x 1 B = 8 GiB
+    assert "(KV cache) 8.00 GiB" in text
+    # every weight fp8: (80e9 - 8,030,261,248 B) / (4097 x 32 x 2 x 8 x 128 B per query) = 268
+    assert re.search(
+        r"\| H100-SXM5-80GB \| TPOT [\d.]+ ms +\| [\d,]+ +\| memory .*\| 268 +\|", text
+    )
+    # 3350 vs 5300 GB/s: a memory-bound step is ~1.58x faster on the MI300X
+    h100 = float(re.search(r"H100-SXM5-80GB \| TPOT ([\d.]+) ms", text).group(1))  # type: ignore[union-attr]
+    mi300 = float(re.search(r"MI300X-192GB +\| TPOT ([\d.]+) ms", text).group(1))  # type: ignore[union-attr]
+    assert h100 / mi300 == pytest.approx(5300 / 3350, rel=0.01)
