@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from core import ops
-from core.blocks import Attention, Block, block_rows
+from core.blocks import Attention, Block, MlaMode, block_rows
+from core.config import ConfigReader, attention_heads
 from core.errors import UnsupportedModelError
 from core.formats import DataFormat
 from core.precision import VECTOR_PEAK, resolve_precision
@@ -33,6 +34,47 @@ class ModelDims:
     vocab_size: int  # V: `vocab_size`
     tie_word_embeddings: bool  # lm_head shares the embedding matrix
     dtype: DataFormat  # `torch_dtype` / `dtype`, default float16
+    final_logit_softcapping: bool = False  # `final_logit_softcapping` (Gemma 2)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecoderDims(ModelDims):
+    """The dims of a decoder with grouped-query attention and a gated MLP (most families)."""
+
+    num_heads: int  # H: `num_attention_heads`
+    num_kv_heads: int  # H_kv: `num_key_value_heads`, default H
+    head_dim: int  # d: `head_dim`, default the family's, else hidden_size // H
+    intermediate_size: int  # I: `intermediate_size`
+    hidden_act: str  # `hidden_act` (Gemma 2/3: `hidden_activation`)
+
+
+def decoder_dims(
+    r: ConfigReader,
+    *,
+    tie_default: bool = False,
+    act_key: str = "hidden_act",
+    act_default: str = "silu",
+    head_dim_default: int | None = None,
+    fallback: ConfigReader | None = None,
+) -> dict[str, Any]:
+    """The `DecoderDims` fields read from `r` (keyword arguments for a dims dataclass)."""
+    hidden = r.integer("hidden_size")
+    heads, kv_heads, head_dim = attention_heads(r, hidden, head_dim_default)
+    tie = r.flag("tie_word_embeddings", tie_default)
+    if fallback is not None:
+        tie = r.flag("tie_word_embeddings", fallback.flag("tie_word_embeddings", tie_default))
+    return {
+        "hidden_size": hidden,
+        "num_layers": r.integer("num_hidden_layers"),
+        "vocab_size": r.integer("vocab_size"),
+        "tie_word_embeddings": tie,
+        "dtype": r.dtype(fallback=fallback),
+        "num_heads": heads,
+        "num_kv_heads": kv_heads,
+        "head_dim": head_dim,
+        "intermediate_size": r.integer("intermediate_size"),
+        "hidden_act": r.activation(act_key, act_default),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +90,10 @@ class BaseModelConfigParser(ABC):
     """The `model_type` this class is written for (its registry key)."""
     architectures: ClassVar[frozenset[str]]
     """The `architectures` entries of configs it models (HuggingFace class names)."""
+    rmsnorm_unit_offset: ClassVar[bool] = False
+    """Gemma's RMSNorm multiplies by (1 + gain) instead of gain."""
+    embedding_scale: ClassVar[bool] = False
+    """Gemma multiplies the embeddings by sqrt(hidden_size)."""
 
     def __init__(
         self,
@@ -57,6 +103,7 @@ class BaseModelConfigParser(ABC):
         weight_dtype: str | None = None,
         activation_dtype: str | None = None,
         kv_cache_dtype: str | None = None,
+        mla: MlaMode = MlaMode.AUTO,
     ) -> None:
         if mode is not TransformerMode.Text:
             raise UnsupportedModelError(
@@ -64,6 +111,7 @@ class BaseModelConfigParser(ABC):
                 "is modelled"
             )
         self.config = config
+        self.mla_mode = mla  # the MLA cost model, for families with latent attention
         self.dims = self.normalize_config(config)
         quantization = config.get("quantization_config")
         self.precision = resolve_precision(
@@ -139,9 +187,20 @@ class BaseModelConfigParser(ABC):
     def _embedding_row(self, queries: QueryConfig) -> Row:
         h, v = self.dims.hidden_size, self.dims.vocab_size
         fmt = self.precision.weight_for(Category.EMBEDDING)
-        cost = ops.embedding(queries.total_input_tokens, h, w=fmt.bytes)
-        return Row("Embedding", cost, OpKind.GATHER, VECTOR_PEAK, v * h, v * h * fmt.bytes,
-                   Category.EMBEDDING, per_block=False)  # fmt: skip
+        tokens = queries.total_input_tokens
+        cost = ops.embedding(tokens, h, w=fmt.bytes)
+        if self.embedding_scale:
+            cost = cost + ops.scale(tokens * h)
+        return Row(
+            "Embedding",
+            cost,
+            OpKind.GATHER,
+            VECTOR_PEAK,
+            v * h,
+            v * h * fmt.bytes,
+            Category.EMBEDDING,
+            per_block=False,
+        )
 
     def _head_rows(self, queries: QueryConfig) -> list[Row]:
         """Final norm over every new token, then logits for the last token of each query (what
@@ -150,6 +209,8 @@ class BaseModelConfigParser(ABC):
         h, v = self.dims.hidden_size, self.dims.vocab_size
         norm = self.set_op_rmsnorm_req("Final RMSNorm", queries.total_input_tokens, h)
         head = self.set_op_proj_req("LM Head", queries.num_queries, h, v, category=Category.LM_HEAD)
+        if self.dims.final_logit_softcapping:
+            head = replace(head, cost=head.cost + ops.logit_softcap(queries.num_queries * v))
         if self.dims.tie_word_embeddings:
             head = replace(head, params=0, param_bytes=0)
         return [replace(norm, per_block=False), replace(head, per_block=False)]
@@ -166,20 +227,40 @@ class BaseModelConfigParser(ABC):
         category: Category,
         bias: bool = False,
         experts: tuple[int, float] | None = None,
+        groups: int = 1,
     ) -> Row:
-        """A linear layer (k -> n) over `tokens` rows. With `experts` = (held, expected read), the
-        weights are per expert: `held` copies are stored and `expected read` of them are read,
-        rounded to whole bytes."""
-        fmt = self.precision.weight_for(category)
-        cost = ops.gemm(tokens, k, n, w_weight=fmt.bytes, w_act=self.precision.activation.bytes,
-                        bias=bias)  # fmt: skip
-        params = k * n + (n if bias else 0)
+        """A linear layer (k -> n) over `tokens` rows. `groups` independent weight matrices of
+        k x n applied to the same tokens form one batched GEMM (MLA's per-head absorption). With
+        `experts` = (held, expected read), the weights are per expert: `held` copies are stored
+        and `expected read` of them are read, rounded to whole bytes."""
+        fmt, bias_fmt = self.precision.weight_for(category), self.precision.weight
+        cost = (
+            ops.gemm(
+                tokens,
+                k,
+                n,
+                w_weight=fmt.bytes,
+                w_act=self.precision.activation.bytes,
+                bias=bias,
+                w_bias=bias_fmt.bytes,
+            )
+            * groups
+        )
+        params = (k * n + (n if bias else 0)) * groups
+        param_bytes = (k * n * fmt.bytes + (n * bias_fmt.bytes if bias else 0)) * groups
         if experts is not None:
             held, touched = experts
             cost = replace(cost, weight_bytes=round(touched * cost.weight_bytes))
-            params *= held
-        return Row(name, cost, OpKind.GEMM, self.precision.gemm_peak(category), params,
-                   params * fmt.bytes, category)  # fmt: skip
+            params, param_bytes = params * held, param_bytes * held
+        return Row(
+            name,
+            cost,
+            OpKind.GEMM,
+            self.precision.gemm_peak(category),
+            params,
+            param_bytes,
+            category,
+        )
 
     def _elementwise(self, name: str, cost: ops.Cost, category: Category = Category.OTHER) -> Row:
         return Row(name, cost, OpKind.ELEMENTWISE, VECTOR_PEAK, category=category)
@@ -193,11 +274,20 @@ class BaseModelConfigParser(ABC):
         """RMSNorm of `rows` vectors of `width`; `gains` distinct gain vectors are held and read
         (2 for per-head q and k norms, 0 for a gain-less L2 norm)."""
         fmt = self.precision.weight_for(Category.NORM)
-        cost = ops.rmsnorm(rows, width, w_act=self.precision.activation.bytes, w_weight=fmt.bytes,
-                           gains=gains)  # fmt: skip
+        cost = ops.rmsnorm(
+            rows,
+            width,
+            w_act=self.precision.activation.bytes,
+            w_weight=fmt.bytes,
+            gains=gains,
+            unit_offset=self.rmsnorm_unit_offset,
+        )
         params = gains * width
-        return replace(self._elementwise(name, cost, Category.NORM), params=params,
-                       param_bytes=params * fmt.bytes)  # fmt: skip
+        return replace(
+            self._elementwise(name, cost, Category.NORM),
+            params=params,
+            param_bytes=params * fmt.bytes,
+        )
 
     def set_op_actmul_req(
         self, name: str, tokens: int, width: int, act: str, *, category: Category
@@ -212,20 +302,50 @@ class BaseModelConfigParser(ABC):
         return self._elementwise(name, cost)
 
     def set_op_moe_combine_req(self, name: str, tokens: int, top_k: int, shared: bool) -> Row:
-        cost = ops.moe_combine(tokens, self.dims.hidden_size, top_k=top_k, shared=shared,
-                               w=self.precision.activation.bytes)  # fmt: skip
+        cost = ops.moe_combine(
+            tokens,
+            self.dims.hidden_size,
+            top_k=top_k,
+            shared=shared,
+            w=self.precision.activation.bytes,
+        )
         return self._elementwise(name, cost)
 
-    def set_op_sdpa_req(self, name: str, queries: QueryConfig, attention: Attention) -> Row:
+    def set_op_sdpa_req(
+        self,
+        name: str,
+        queries: Sequence[tuple[int, int]],
+        attention: Attention,
+        *,
+        shared_kv: bool = False,
+    ) -> Row:
+        """Attention of `queries` ((cached, input) pairs). Sinks (one logit per head) are
+        parameters of this op."""
+        weights = self.precision.weight_for(Category.ATTN_CORE)
         cost = ops.sdpa(
-            queries.queries,
+            queries,
             attention.pattern,
             heads=attention.heads,
             kv_heads=attention.kv_heads,
             qk_dim=attention.head_dim,
-            v_dim=attention.head_dim,
+            v_dim=attention.v_dim,
             w_act=self.precision.activation.bytes,
-            w_kv=self.precision.kv_cache.bytes,
+            w_kv=(
+                self.precision.kv_cache if attention.kv_cached else self.precision.activation
+            ).bytes,
+            softcap=attention.softcap,
+            sink=attention.sink,
+            shared_kv=shared_kv,
         )
-        return Row(name, cost, OpKind.ATTENTION, self.precision.activation.peak,
-                   category=Category.ATTN_CORE)  # fmt: skip
+        sinks = attention.heads if attention.sink else 0
+        if sinks:
+            cost = cost + ops.Cost(weight_bytes=sinks * weights.bytes)
+        return Row(
+            name,
+            cost,
+            OpKind.ATTENTION,
+            self.precision.activation.peak,
+            sinks,
+            sinks * weights.bytes,
+            Category.ATTN_CORE,
+        )

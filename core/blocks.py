@@ -8,12 +8,12 @@ builders: a new architecture adds a spec field or a builder here once, not a cop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
 from core.attention import FULL_ATTENTION, AttentionPattern, MaskKind
-from core.rows import Category, Row
+from core.rows import Category, Row, combined
 from core.utils import QueryConfig
 
 if TYPE_CHECKING:
@@ -24,14 +24,27 @@ class QKNorm(Enum):
     """Normalisation of queries and keys before attention."""
 
     NONE = "none"
-    PER_HEAD = "per_head"  # RMSNorm over each head's head_dim, one gain of head_dim for q and k
+    PER_HEAD = (
+        "per_head"  # RMSNorm over each head's head_dim; one gain of head_dim for q, one for k
+    )
     PER_HEAD_L2 = "per_head_l2"  # the same without a gain (Llama 4)
+    FULL_WIDTH = "full_width"  # RMSNorm over all q (H*d) and all k (H_kv*d) features (OLMo 2)
 
 
 class NormLayout(Enum):
     """Where each half of a block (attention, FFN) normalises."""
 
-    PRE = "pre"  # x + f(norm(x))                      (Llama)
+    PRE = "pre"  # x + f(norm(x))                          Llama, Mistral, Qwen, ...
+    SANDWICH = "sandwich"  # x + post_norm(f(pre_norm(x)))  Gemma 2 and 3
+    POST = "post"  # x + norm(f(x))                         OLMo 2
+
+
+class MlaMode(Enum):
+    """How Multi-head Latent Attention is computed (see `MlaAttention`)."""
+
+    AUTO = "auto"  # absorbed for decode queries (1 input token), expanded for the others
+    ABSORBED = "absorbed"
+    EXPANDED = "expanded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +56,23 @@ class Attention:
     head_dim: int
     pattern: AttentionPattern = FULL_ATTENTION
     rope: bool = True
+    rot_dim: int | None = None  # rotated dimensions per head (partial rotary); None: head_dim
     qk_norm: QKNorm = QKNorm.NONE
     qkv_bias: bool = False
     o_bias: bool = False
+    softcap: bool = False  # attention logit soft-capping (Gemma 2)
+    sink: bool = False  # one learned sink logit per head (gpt-oss)
+    v_head_dim: int | None = None  # V's dims per head when they differ from K's (MLA)
+    kv_cached: bool = True  # K and V are read from the cache (False: recomputed activations)
+
+    @property
+    def v_dim(self) -> int:
+        return self.head_dim if self.v_head_dim is None else self.v_head_dim
 
     @property
     def kv_values_per_token(self) -> int:
         """K and V values one token leaves in this layer's cache."""
-        return 2 * self.kv_heads * self.head_dim
+        return self.kv_heads * (self.head_dim + self.v_dim)
 
     def rows(self, p: BaseModelConfigParser, queries: QueryConfig) -> list[Row]:
         tokens, hidden = queries.total_input_tokens, p.dims.hidden_size
@@ -65,21 +87,29 @@ class Attention:
                 category=Category.ATTN_PROJ,
             )
         ]
-        if self.qk_norm is not QKNorm.NONE:
+        if self.qk_norm is QKNorm.FULL_WIDTH:
+            norms = (
+                p.set_op_rmsnorm_req("q_norm", tokens, q_width),
+                p.set_op_rmsnorm_req("k_norm", tokens, kv_width),
+            )
+            rows.append(combined("Attn - QK_Norm", norms))
+        elif self.qk_norm is not QKNorm.NONE:
+            gains = 0 if self.qk_norm is QKNorm.PER_HEAD_L2 else 2
             rows.append(
                 p.set_op_rmsnorm_req(
                     "Attn - QK_Norm",
                     tokens * (self.heads + self.kv_heads),
                     self.head_dim,
-                    gains=0 if self.qk_norm is QKNorm.PER_HEAD_L2 else 2,
+                    gains=gains,
                 )
             )
         if self.rope:
+            rot_dim = self.head_dim if self.rot_dim is None else self.rot_dim
             rows.append(
-                p.set_op_rope_req("Attn - RoPE", tokens, self.heads + self.kv_heads, self.head_dim)
+                p.set_op_rope_req("Attn - RoPE", tokens, self.heads + self.kv_heads, rot_dim)
             )
         label = "" if self.pattern.kind is MaskKind.FULL else f" ({self.pattern.label})"
-        rows.append(p.set_op_sdpa_req(f"Attn - SDPA{label}", queries, self))
+        rows.append(p.set_op_sdpa_req(f"Attn - SDPA{label}", queries.queries, self))
         rows.append(
             p.set_op_proj_req(
                 "Attn - O_Proj",
@@ -91,6 +121,150 @@ class Attention:
             )
         )
         return rows
+
+
+@dataclass(frozen=True, slots=True)
+class MlaAttention:
+    """Multi-head Latent Attention (DeepSeek-V2/V3). Queries come from a low-rank path
+    (h -> q_lora_rank -> norm -> H x (nope + rope)) or a direct projection; keys and values from
+    one latent per token: kv_a projects h -> kv_lora_rank + rope, the cache holds that latent,
+    and kv_b (kv_lora_rank -> H x (nope + v)) decompresses it.
+
+    Two cost models of the same parameters and cache:
+    - expanded (HuggingFace's code, and engines in prefill): every cached latent is decompressed
+      through kv_b on every step, then standard attention over H heads of nope + rope / v dims;
+    - absorbed (engines in decode): kv_b's key half is folded into the query (per head,
+      nope -> kv_lora) and its value half into the output (kv_lora -> v); attention runs in the
+      latent space against the cache itself (one shared 'head' of kv_lora + rope, V = the latent).
+    """
+
+    heads: int
+    q_lora_rank: int | None
+    kv_lora_rank: int
+    nope_dim: int
+    rope_dim: int
+    v_dim: int
+    mode: MlaMode = MlaMode.AUTO
+    bias: bool = False  # attention_bias: on q_a, kv_a and o
+    pattern: AttentionPattern = FULL_ATTENTION
+
+    @property
+    def kv_values_per_token(self) -> int:
+        """The cache holds the latent: kv_lora_rank + qk_rope_head_dim values per token."""
+        return self.kv_lora_rank + self.rope_dim
+
+    def _absorbed(self, new_tokens: int) -> bool:
+        if self.mode is MlaMode.AUTO:
+            return new_tokens == 1
+        return self.mode is MlaMode.ABSORBED
+
+    def rows(self, p: BaseModelConfigParser, queries: QueryConfig) -> list[Row]:
+        tokens, hidden, heads = queries.total_input_tokens, p.dims.hidden_size, self.heads
+        qk_dim = self.nope_dim + self.rope_dim
+        proj = Category.ATTN_PROJ
+        rows = []
+        if self.q_lora_rank is None:
+            rows.append(
+                p.set_op_proj_req("Attn - Q_Proj", tokens, hidden, heads * qk_dim, category=proj)
+            )
+        else:
+            rows += [
+                p.set_op_proj_req(
+                    "Attn - Q_A_Proj",
+                    tokens,
+                    hidden,
+                    self.q_lora_rank,
+                    bias=self.bias,
+                    category=proj,
+                ),
+                p.set_op_rmsnorm_req("Attn - Q_A_Norm", tokens, self.q_lora_rank),
+                p.set_op_proj_req(
+                    "Attn - Q_B_Proj", tokens, self.q_lora_rank, heads * qk_dim, category=proj
+                ),
+            ]
+        rows += [
+            p.set_op_proj_req(
+                "Attn - KV_A_Proj",
+                tokens,
+                hidden,
+                self.kv_values_per_token,
+                bias=self.bias,
+                category=proj,
+            ),
+            p.set_op_rmsnorm_req("Attn - KV_A_Norm", tokens, self.kv_lora_rank),
+            # the rotary part: every query head's rope dims and the one shared key's
+            p.set_op_rope_req("Attn - RoPE", tokens, heads + 1, self.rope_dim),
+        ]
+        absorbed = [(c, n) for c, n in queries.queries if self._absorbed(n)]
+        expanded = [(c, n) for c, n in queries.queries if not self._absorbed(n)]
+        kv_b_params_elsewhere = bool(expanded)
+        if expanded:
+            # HF decompresses every key the expanded queries attend to, cached or new
+            keys = sum(self.pattern.keys_read(c, n) for c, n in expanded)
+            rows.append(
+                p.set_op_proj_req(
+                    "Attn - KV_B_Proj",
+                    keys,
+                    self.kv_lora_rank,
+                    heads * (self.nope_dim + self.v_dim),
+                    category=proj,
+                )
+            )
+            rows.append(p.set_op_sdpa_req("Attn - SDPA", expanded, self.expanded_view()))
+        if absorbed:
+            absorbed_tokens = sum(n for _, n in absorbed)
+            folded = [
+                p.set_op_proj_req(
+                    "Attn - Q_Absorb",
+                    absorbed_tokens,
+                    self.nope_dim,
+                    self.kv_lora_rank,
+                    category=proj,
+                    groups=heads,
+                ),
+                p.set_op_sdpa_req(
+                    "Attn - SDPA (latent)", absorbed, self.latent_view(), shared_kv=True
+                ),
+                p.set_op_proj_req(
+                    "Attn - V_Absorb",
+                    absorbed_tokens,
+                    self.kv_lora_rank,
+                    self.v_dim,
+                    category=proj,
+                    groups=heads,
+                ),
+            ]
+            if kv_b_params_elsewhere:  # kv_b's parameters are counted once, on KV_B_Proj
+                folded = [replace(row, params=0, param_bytes=0) for row in folded]
+            rows += folded
+        rows.append(
+            p.set_op_proj_req(
+                "Attn - O_Proj", tokens, heads * self.v_dim, hidden, bias=self.bias, category=proj
+            )
+        )
+        return rows
+
+    def expanded_view(self) -> Attention:
+        """Standard attention after decompression: H heads of K (nope + rope) and V (v)."""
+        return Attention(
+            self.heads,
+            self.heads,
+            self.nope_dim + self.rope_dim,
+            self.pattern,
+            v_head_dim=self.v_dim,
+            kv_cached=False,
+        )
+
+    def latent_view(self) -> Attention:
+        """Attention in latent space: H query heads against one shared key of kv_lora + rope
+        whose first kv_lora values are also the value."""
+        return Attention(
+            self.heads,
+            1,
+            self.kv_lora_rank + self.rope_dim,
+            self.pattern,
+            v_head_dim=self.kv_lora_rank,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +298,8 @@ class MoeFfn:
     intermediate: int
     act: str
     shared_intermediate: int = 0
+    expert_bias: bool = False  # biases on each expert's gate/up and down (gpt-oss)
+    router_bias: bool = False
 
     def rows(self, p: BaseModelConfigParser, queries: QueryConfig) -> list[Row]:
         tokens = queries.total_input_tokens
@@ -133,6 +309,7 @@ class MoeFfn:
                 tokens,
                 p.dims.hidden_size,
                 self.num_experts,
+                bias=self.router_bias,
                 category=Category.ROUTER,
             )
         ]
@@ -141,7 +318,7 @@ class MoeFfn:
             tokens * self.top_k,
             self.intermediate,
             self.act,
-            False,
+            self.expert_bias,
             prefix="Ffn - RoutedExp_",
             category=Category.MLP_ROUTED,
             experts=(self.num_experts, p.expected_experts(self.num_experts, self.top_k, tokens)),
@@ -164,9 +341,10 @@ class MoeFfn:
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """One decoder layer: attention, then the FFN, each a residual branch."""
+    """One decoder layer: attention, then the FFN, each a residual branch normalised as `layout`
+    says."""
 
-    attention: Attention
+    attention: Attention | MlaAttention
     ffn: DenseFfn | MoeFfn
     layout: NormLayout = NormLayout.PRE
 
@@ -212,11 +390,15 @@ def gated_mlp(
 def block_rows(p: BaseModelConfigParser, block: Block, queries: QueryConfig) -> list[Row]:
     """All rows of one decoder block, in execution order."""
     tokens, hidden = queries.total_input_tokens, p.dims.hidden_size
-    return [
-        p.set_op_rmsnorm_req("Attn - RMSNorm", tokens, hidden),
-        *block.attention.rows(p, queries),
-        p.set_op_sum_req("Attn - ResidualAdd", tokens, hidden),
-        p.set_op_rmsnorm_req("Ffn - RMSNorm", tokens, hidden),
-        *block.ffn.rows(p, queries),
-        p.set_op_sum_req("Ffn - ResidualAdd", tokens, hidden),
-    ]
+    rows: list[Row] = []
+    for half, body in (
+        ("Attn", block.attention.rows(p, queries)),
+        ("Ffn", block.ffn.rows(p, queries)),
+    ):
+        if block.layout is not NormLayout.POST:
+            rows.append(p.set_op_rmsnorm_req(f"{half} - RMSNorm", tokens, hidden))
+        rows += body
+        if block.layout is not NormLayout.PRE:
+            rows.append(p.set_op_rmsnorm_req(f"{half} - Post_RMSNorm", tokens, hidden))
+        rows.append(p.set_op_sum_req(f"{half} - ResidualAdd", tokens, hidden))
+    return rows

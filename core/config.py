@@ -85,6 +85,18 @@ class ConfigReader:
             )
         return value
 
+    def layer_types(self, layers: int, allowed: frozenset[str]) -> list[str] | None:
+        """`layer_types`: one attention kind per layer, or None when absent."""
+        value = self._get("layer_types", None)
+        if value is None:
+            return None
+        if not isinstance(value, list) or len(value) != layers or not set(value) <= allowed:
+            raise ConfigError(
+                f"{self.where}: 'layer_types' must list one of {', '.join(sorted(allowed))} "
+                f"for each of the {layers} layers"
+            )
+        return value
+
     def section(self, key: str) -> ConfigReader:
         """A nested config object (e.g. llama4's `text_config`)."""
         value = self._get(key, _REQUIRED)
@@ -105,9 +117,12 @@ class ConfigReader:
         return config_format("float16", self.model_type, "dtype")
 
 
-def attention_heads(reader: ConfigReader, hidden_size: int) -> tuple[int, int, int]:
+def attention_heads(
+    reader: ConfigReader, hidden_size: int, head_dim_default: int | None = None
+) -> tuple[int, int, int]:
     """(H, H_kv, d) from `num_attention_heads`, `num_key_value_heads` (default: H, i.e. MHA) and
-    `head_dim` (an explicit value wins; default hidden_size // H, which must then divide)."""
+    `head_dim` (an explicit value wins; then the family's own default, e.g. 256 for Gemma; else
+    hidden_size // H, which must then divide)."""
     heads = reader.integer("num_attention_heads")
     kv_heads = reader.integer("num_key_value_heads", heads)
     if heads % kv_heads:
@@ -115,7 +130,7 @@ def attention_heads(reader: ConfigReader, hidden_size: int) -> tuple[int, int, i
             f"{reader.where}: num_attention_heads ({heads}) is not a multiple of "
             f"num_key_value_heads ({kv_heads})"
         )
-    head_dim = reader.optional_integer("head_dim")
+    head_dim = reader.optional_integer("head_dim") or head_dim_default
     if head_dim is None:
         if hidden_size % heads:
             raise ConfigError(
@@ -124,3 +139,23 @@ def attention_heads(reader: ConfigReader, hidden_size: int) -> tuple[int, int, i
             )
         head_dim = hidden_size // heads
     return heads, kv_heads, head_dim
+
+
+def top_k_of(reader: ConfigReader, key: str, default: int, num_experts: int) -> int:
+    """Experts per token, at most the number of experts."""
+    top_k = reader.integer(key, default)
+    if top_k > num_experts:
+        raise ConfigError(
+            f"{reader.where}: '{key}' ({top_k}) exceeds the number of experts ({num_experts})"
+        )
+    return top_k
+
+
+_ATTENTION_KINDS = frozenset({"full_attention", "sliding_attention"})
+
+
+def sliding_layers(reader: ConfigReader, layers: int, default: list[bool]) -> list[bool]:
+    """Which layers use sliding-window attention: `layer_types` when the config lists them
+    ("sliding_attention" / "full_attention"), else the family's `default`."""
+    kinds = reader.layer_types(layers, _ATTENTION_KINDS)
+    return default if kinds is None else [kind == "sliding_attention" for kind in kinds]

@@ -60,17 +60,27 @@ class Cost:
         return float(self.flops / moved) if moved else 0.0
 
 
-def gemm(m: int, k: int, n: int, *, w_weight: Number, w_act: Number, bias: bool = False) -> Cost:
-    """[m x k] activations times a [k x n] weight (+ a bias of n).
+def gemm(
+    m: int,
+    k: int,
+    n: int,
+    *,
+    w_weight: Number,
+    w_act: Number,
+    bias: bool = False,
+    w_bias: Number | None = None,
+) -> Cost:
+    """[m x k] activations times a [k x n] weight (+ a bias of n, at `w_bias`, default the
+    weight's width: quantized weights keep 16-bit biases).
 
     NB: FLOPs = 2*m*n*k (+ m*n for the bias add). The weight (k*n, + n bias) is read once; the
         input m*k is read and the output m*n written once.
     """
-    weights = k * n + (n if bias else 0)
+    bias_bytes = n * (w_weight if w_bias is None else w_bias) if bias else 0
     return Cost(
         flops=2 * m * n * k + (m * n if bias else 0),
         matmul_flops=2 * m * n * k,
-        weight_bytes=weights * w_weight,
+        weight_bytes=k * n * w_weight + bias_bytes,
         input_bytes=m * k * w_act,
         output_bytes=m * n * w_act,
     )
@@ -188,6 +198,7 @@ def sdpa(
     w_kv: Number,
     softcap: bool = False,
     sink: bool = False,
+    shared_kv: bool = False,
 ) -> Cost:
     """Scaled dot-product attention, FlashAttention style (scores never reach memory), causal.
 
@@ -200,7 +211,8 @@ def sdpa(
         logit soft-capping), and one divide per output element (T*heads*v_dim). An attention sink
         adds one logit per (head, token): 3 FLOPs (subtract, exp, accumulate).
         Reads Q (T*heads*qk_dim) and the K and V of the distinct keys (K_q*kv_heads*(qk_dim+v_dim)
-        at the KV-cache width); writes the output (T*heads*v_dim).
+        at the KV-cache width; K_q*kv_heads*qk_dim with `shared_kv`, when V is part of K, as in
+        MLA's latent attention); writes the output (T*heads*v_dim).
     """
     pairs = keys = tokens = 0
     for cached, new in queries:
@@ -215,9 +227,22 @@ def sdpa(
     return Cost(
         flops=matmul + softmax,
         matmul_flops=matmul,
-        input_bytes=tokens * heads * qk_dim * w_act + keys * kv_heads * (qk_dim + v_dim) * w_kv,
+        input_bytes=tokens * heads * qk_dim * w_act
+        + keys * kv_heads * (qk_dim if shared_kv else qk_dim + v_dim) * w_kv,
         output_bytes=tokens * heads * v_dim * w_act,
     )
+
+
+def logit_softcap(elements: int) -> Cost:
+    """cap * tanh(x / cap) on `elements` values (Gemma 2's final logits), fused into the GEMM
+    that produces them. NB: divide, tanh, multiply = 3 FLOPs per element; no extra traffic."""
+    return Cost(flops=SOFTCAP_FLOPS_PER_SCORE * elements)
+
+
+def scale(elements: int) -> Cost:
+    """A constant multiply fused into the op that produces `elements` values (Gemma's embedding
+    times sqrt(hidden)). NB: 1 FLOP per element; no extra traffic."""
+    return Cost(flops=elements)
 
 
 def expected_distinct_experts(num_experts: int, top_k: int, tokens: int) -> float:

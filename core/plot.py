@@ -60,9 +60,14 @@ def plot_roofline(report: Report, hardware: Sequence[HardwareResult], path: Path
         bandwidth = hw.memory_bandwidth * hw.memory_efficiency
         gemm_format, gemm_peak = hw.peak_for(report.precision.activation.peak)
         roof = gemm_peak * hw.compute_efficiency
-        ax.plot(xs, [min(roof, bandwidth * x) for x in xs], color=color, lw=2.2,
-                label=f"{hw.name}: {gemm_format} {roof / 1e12:,.0f} TFLOP/s, "
-                f"{bandwidth / 1e9:,.0f} GB/s (ridge {roof / bandwidth:,.0f} FLOPs/B)")  # fmt: skip
+        ax.plot(
+            xs,
+            [min(roof, bandwidth * x) for x in xs],
+            color=color,
+            lw=2.2,
+            label=f"{hw.name}: {gemm_format} {roof / 1e12:,.0f} TFLOP/s, "
+            f"{bandwidth / 1e9:,.0f} GB/s (ridge {roof / bandwidth:,.0f} FLOPs/B)",
+        )
         ax.plot([roof / bandwidth], [roof], marker="D", color=color, ms=5)
         y_values += [roof, bandwidth * x_lo]
         for i, row in rows:
@@ -70,8 +75,15 @@ def plot_roofline(report: Report, hardware: Sequence[HardwareResult], path: Path
             share = timing.time_s * row.blocks / result.step_time_s
             attained = row.cost.flops / timing.time_s
             y_values.append(attained)
-            ax.scatter([row.cost.operational_intensity], [attained], s=20 + 1800 * share,
-                       color=color, alpha=0.45, linewidths=1, zorder=3)  # fmt: skip
+            ax.scatter(
+                [row.cost.operational_intensity],
+                [attained],
+                s=20 + 1800 * share,
+                color=color,
+                alpha=0.45,
+                linewidths=1,
+                zorder=3,
+            )
             if result is first:
                 points.append(
                     (row.cost.operational_intensity, attained, f"{row.name} ({100 * share:.1f}%)")
@@ -101,8 +113,13 @@ def plot_roofline(report: Report, hardware: Sequence[HardwareResult], path: Path
     fused = [(t, row.blocks) for t, row in zip(first.rows, report.rows, strict=True) if t.fused]
     if fused:
         share = sum(t.time_s * blocks for t, blocks in fused) / first.step_time_s
-        ax.plot([], [], ls="", label=f"{len(fused)} fused elementwise ops not drawn "
-                f"({100 * share:.1f}% of the step)")  # fmt: skip
+        ax.plot(
+            [],
+            [],
+            ls="",
+            label=f"{len(fused)} fused elementwise ops not drawn "
+            f"({100 * share:.1f}% of the step)",
+        )
     ax.legend(loc="lower right", fontsize=8, framealpha=0.92)
     fig.tight_layout()
     fig.savefig(path)
@@ -126,7 +143,14 @@ def _place_labels(ax, points, xlim, ylim) -> None:
             if abs(px - lx) < 0.3 and ly > py - _LABEL_GAP:
                 ly = py - _LABEL_GAP
         placed.append((lx, ly))
-        ax.annotate(text, xy=(x, y), xytext=(lx, ly), textcoords="axes fraction", fontsize=7,
-                    va="center", ha="right" if left else "left",
-                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"},
-                    zorder=4)  # fmt: skip
+        ax.annotate(
+            text,
+            xy=(x, y),
+            xytext=(lx, ly),
+            textcoords="axes fraction",
+            fontsize=7,
+            va="center",
+            ha="right" if left else "left",
+            arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"},
+            zorder=4,
+        )

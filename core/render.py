@@ -96,9 +96,18 @@ def hardware_summary(hardware: Hardware) -> str:
     """One row of totals per device, side by side, and the notes."""
     first = hardware[0]
     produced = "generated" if first.phase == "decode" else "processed"
-    headers = ["Device", "Latency", f"Tokens/s ({produced})", "Bound", "Compute used",
-               "Bandwidth used", "Memory needed / held", "Fits", "Min devices",
-               "Max batch"]  # fmt: skip
+    headers = [
+        "Device",
+        "Latency",
+        f"Tokens/s ({produced})",
+        "Bound",
+        "Compute used",
+        "Bandwidth used",
+        "Memory needed / held",
+        "Fits",
+        "Min devices",
+        "Max batch",
+    ]
     body = [
         [
             r.hardware.name,

@@ -85,3 +85,21 @@ def merge_block_rows(groups: Iterable[tuple[list[Row], int]]) -> list[Row]:
 
 def _same_op(a: Row, b: Row) -> bool:
     return replace(a, blocks=1) == replace(b, blocks=1)
+
+
+def combined(name: str, parts: Iterable[Row]) -> Row:
+    """One row for several ops of the same kind run together (OLMo 2's q and k norms)."""
+    parts = list(parts)
+    first = parts[0]
+    total = Cost()
+    for part in parts:
+        if (part.kind, part.peak, part.category) != (first.kind, first.peak, first.category):
+            raise ValueError(f"cannot combine ops of different kinds into {name!r}")
+        total = total + part.cost
+    return replace(
+        first,
+        name=name,
+        cost=total,
+        params=sum(p.params for p in parts),
+        param_bytes=sum((p.param_bytes for p in parts), start=0),
+    )

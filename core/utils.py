@@ -105,6 +105,9 @@ def torch_dtype_width(dtype: str) -> Number:
 #     gelu(x) = x/2 * (1 + erf(x / sqrt 2)): divide, erf, add, multiply, halve = 5.
 #     gelu_tanh(x) = x/2 * (1 + tanh(c * (x + 0.044715 x^3))): x^3 (2), *0.044715, +x, *c, tanh,
 #     +1, *x, *0.5 = 9.   relu = 1 (a compare).   sigmoid = 1/(1+exp(-x)) = 4.
+#     gpt_oss_swiglu (GptOssExperts._apply_gate, applied to the gate and up halves): clamp gate (1),
+#     clamp up (2), gate * alpha (1), sigmoid (4), gate * sigmoid (1), up + 1 (1) = 10; the
+#     multiply of the two halves is ActMul's + 1.
 ACT_FLOPS: dict[str, int] = {
     "silu": 4,
     "swish": 4,
@@ -115,6 +118,7 @@ ACT_FLOPS: dict[str, int] = {
     "gelu_fast": 9,
     "gelu_tanh": 9,
     "relu": 1,
+    "gpt_oss_swiglu": 10,
 }
 
 

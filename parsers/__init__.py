@@ -12,13 +12,40 @@ from typing import Any
 
 from core.base_parser import BaseModelConfigParser
 from core.errors import ConfigError, UnsupportedModelError
+from parsers.deepseek import DeepseekV2ConfigParser, DeepseekV3ConfigParser
+from parsers.gemma import GemmaConfigParser
+from parsers.gemma2 import Gemma2ConfigParser
+from parsers.gemma3 import Gemma3ConfigParser
+from parsers.gpt_oss import GptOssConfigParser
 from parsers.llama import LlamaConfigParser
 from parsers.llama4 import Llama4ConfigParser
+from parsers.mistral import MistralConfigParser
+from parsers.mixtral import MixtralConfigParser
+from parsers.olmo2 import Olmo2ConfigParser
+from parsers.phi3 import Phi3ConfigParser
+from parsers.qwen2 import Qwen2ConfigParser
+from parsers.qwen3 import Qwen3ConfigParser
+from parsers.qwen3_moe import Qwen3MoeConfigParser
 
 PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "llama": LlamaConfigParser,
     "llama4": Llama4ConfigParser,
     "llama4_text": Llama4ConfigParser,  # alias: a bare Llama 4 text-decoder config
+    "mistral": MistralConfigParser,
+    "mixtral": MixtralConfigParser,
+    "qwen2": Qwen2ConfigParser,
+    "qwen3": Qwen3ConfigParser,
+    "qwen3_moe": Qwen3MoeConfigParser,
+    "gemma": GemmaConfigParser,
+    "gemma2": Gemma2ConfigParser,
+    "gemma3_text": Gemma3ConfigParser,
+    "gemma3": Gemma3ConfigParser,  # alias: a multimodal Gemma 3 config; its text_config is read
+    "phi3": Phi3ConfigParser,
+    "olmo2": Olmo2ConfigParser,
+    "deepseek_v2": DeepseekV2ConfigParser,
+    "deepseek_v3": DeepseekV3ConfigParser,
+    "kimi_k2": DeepseekV3ConfigParser,  # alias: Kimi-K2's remote-code type, DeepSeek-V3's model
+    "gpt_oss": GptOssConfigParser,
 }
 
 
@@ -51,8 +78,21 @@ def select_parser(config: Mapping[str, Any]) -> type[BaseModelConfigParser]:
 
 __all__ = [
     "PARSER_REGISTRY",
+    "DeepseekV2ConfigParser",
+    "DeepseekV3ConfigParser",
+    "Gemma2ConfigParser",
+    "Gemma3ConfigParser",
+    "GemmaConfigParser",
+    "GptOssConfigParser",
     "Llama4ConfigParser",
     "LlamaConfigParser",
+    "MistralConfigParser",
+    "MixtralConfigParser",
+    "Olmo2ConfigParser",
+    "Phi3ConfigParser",
+    "Qwen2ConfigParser",
+    "Qwen3ConfigParser",
+    "Qwen3MoeConfigParser",
     "select_parser",
     "supported_model_types",
 ]

@@ -12,18 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, ModelDims
+from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
 from core.blocks import Attention, Block, DenseFfn
-from core.config import ConfigReader, attention_heads
+from core.config import ConfigReader
 
 
 @dataclass(frozen=True, kw_only=True)
-class LlamaDims(ModelDims):
-    num_heads: int  # H: `num_attention_heads`
-    num_kv_heads: int  # H_kv: `num_key_value_heads`, default H
-    head_dim: int  # d: `head_dim`, default hidden_size // H
-    intermediate_size: int  # I: `intermediate_size`
-    hidden_act: str  # `hidden_act`, default "silu"
+class LlamaDims(DecoderDims):
     attention_bias: bool  # `attention_bias`, default false: biases on q, k, v and o
     mlp_bias: bool  # `mlp_bias`, default false: biases on gate, up and down
 
@@ -35,19 +30,8 @@ class LlamaConfigParser(BaseModelConfigParser):
 
     def normalize_config(self, config: Mapping[str, Any]) -> LlamaDims:
         r = ConfigReader(config, self.model_type)
-        hidden = r.integer("hidden_size")
-        heads, kv_heads, head_dim = attention_heads(r, hidden)
         return LlamaDims(
-            hidden_size=hidden,
-            num_layers=r.integer("num_hidden_layers"),
-            vocab_size=r.integer("vocab_size"),
-            tie_word_embeddings=r.flag("tie_word_embeddings", False),
-            dtype=r.dtype(),
-            num_heads=heads,
-            num_kv_heads=kv_heads,
-            head_dim=head_dim,
-            intermediate_size=r.integer("intermediate_size"),
-            hidden_act=r.activation(),
+            **decoder_dims(r),
             attention_bias=r.flag("attention_bias", False),
             mlp_bias=r.flag("mlp_bias", False),
         )

@@ -38,8 +38,9 @@ def test_both_dtype_keys(key: str, value: str) -> None:
 
 def test_explicit_head_dim_wins() -> None:
     # Mistral-Nemo style: 5120 / 32 = 160, but head_dim says 128
-    dims = LlamaConfigParser({**LLAMA, "hidden_size": 5120, "num_attention_heads": 32,
-                              "head_dim": 128}).dims  # fmt: skip
+    dims = LlamaConfigParser(
+        {**LLAMA, "hidden_size": 5120, "num_attention_heads": 32, "head_dim": 128}
+    ).dims
     assert dims.head_dim == 128
 
 
@@ -89,8 +90,9 @@ LLAMA4_TEXT: dict[str, Any] = {
 
 
 def test_llama4_reads_text_config_and_hf_layer_defaults() -> None:
-    parser = Llama4ConfigParser({"model_type": "llama4", "text_config": LLAMA4_TEXT,
-                                 "interleave_moe_layer_step": 99})  # fmt: skip
+    parser = Llama4ConfigParser(
+        {"model_type": "llama4", "text_config": LLAMA4_TEXT, "interleave_moe_layer_step": 99}
+    )
     d = parser.dims
     assert d.dtype.name == "bfloat16" and d.hidden_size == 64
     assert d.moe_layers == frozenset(range(8))  # interleave_moe_layer_step defaults to 1
@@ -124,8 +126,9 @@ def test_llama4_errors() -> None:
     with pytest.raises(ConfigError, match="'text_config' must be an object"):
         Llama4ConfigParser({"model_type": "llama4", "text_config": 3})
     with pytest.raises(ConfigError, match="exceeds num_local_experts"):
-        Llama4ConfigParser({"model_type": "llama4",
-                            "text_config": {**LLAMA4_TEXT, "num_experts_per_tok": 5}})  # fmt: skip
+        Llama4ConfigParser(
+            {"model_type": "llama4", "text_config": {**LLAMA4_TEXT, "num_experts_per_tok": 5}}
+        )
 
 
 def test_vision_mode_is_not_supported() -> None:

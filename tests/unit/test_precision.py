@@ -56,9 +56,16 @@ def test_compute_peak_is_the_format_both_operands_are_in() -> None:
 
 
 def test_fp8_block_quantization_config_like_deepseek_v3() -> None:
-    config = {**TINY, "torch_dtype": "bfloat16", "quantization_config": {
-        "activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
-        "weight_block_size": [128, 128]}}  # fmt: skip
+    config = {
+        **TINY,
+        "torch_dtype": "bfloat16",
+        "quantization_config": {
+            "activation_scheme": "dynamic",
+            "fmt": "e4m3",
+            "quant_method": "fp8",
+            "weight_block_size": [128, 128],
+        },
+    }
     parser = LlamaConfigParser(config)
     p = parser.precision
     assert p.quantized == {
@@ -80,12 +87,21 @@ def test_fp8_block_quantization_config_like_deepseek_v3() -> None:
 def test_mxfp4_quantization_covers_experts_only() -> None:
     config = {
         "model_type": "llama4",
-        "quantization_config": {"quant_method": "mxfp4",
-                                "modules_to_not_convert": ["model.layers.*.self_attn"]},
-        "text_config": {"hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 32,
-                        "intermediate_size_mlp": 64, "num_hidden_layers": 2, "vocab_size": 10,
-                        "num_local_experts": 4, "torch_dtype": "bfloat16"},
-    }  # fmt: skip
+        "quantization_config": {
+            "quant_method": "mxfp4",
+            "modules_to_not_convert": ["model.layers.*.self_attn"],
+        },
+        "text_config": {
+            "hidden_size": 64,
+            "num_attention_heads": 4,
+            "intermediate_size": 32,
+            "intermediate_size_mlp": 64,
+            "num_hidden_layers": 2,
+            "vocab_size": 10,
+            "num_local_experts": 4,
+            "torch_dtype": "bfloat16",
+        },
+    }
     parser = Llama4ConfigParser(config)
     rows = _rows(parser)
     experts = rows["Ffn - RoutedExp_GateUp_Proj"]

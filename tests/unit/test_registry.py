@@ -11,7 +11,11 @@ from core.errors import AnalyzerError, ConfigError, UnsupportedModelError
 from parsers import PARSER_REGISTRY, select_parser
 
 # Rows whose key is not their class's own model_type: explicit aliases, each justified.
-ALIASES = {"llama4_text": "llama4"}
+ALIASES = {
+    "llama4_text": "llama4",  # a bare Llama 4 text-decoder config
+    "gemma3": "gemma3_text",  # a multimodal Gemma 3 config: its text_config is read
+    "kimi_k2": "deepseek_v3",  # Kimi-K2's remote-code type, DeepSeek-V3's architecture
+}
 
 
 @pytest.mark.parametrize(("key", "parser"), sorted(PARSER_REGISTRY.items()))

@@ -55,8 +55,10 @@ def test_catalog_by_hub_name() -> None:
 def test_every_llama_reference_config_is_bundled() -> None:
     llama = {n for n, p in catalog().items() if json.loads(p.read_text())["model_type"] == "llama"}
     assert len(llama) == 8
-    assert {"meta-llama/Llama-4-Scout-17B-16E-Instruct",
-            "meta-llama/Llama-4-Maverick-17B-128E-Instruct"} <= set(catalog())  # fmt: skip
+    assert {
+        "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+        "meta-llama/Llama-4-Maverick-17B-128E-Instruct",
+    } <= set(catalog())
 
 
 def test_unknown_hub_name_fails_fast_offline(monkeypatch, tmp_path: Path) -> None:

@@ -67,9 +67,21 @@ def test_shares_of_peak_are_fractions_and_phase_of_mixed_batch() -> None:
 
 
 def test_fp8_on_a_device_without_fp8_is_noted() -> None:
-    result = _on("meta-llama__Llama-3.1-8B", (0,), (1,), "A100-SXM4-80GB",
-                 weight_dtype="fp8", activation_dtype="fp8")  # fmt: skip
+    result = _on(
+        "meta-llama__Llama-3.1-8B",
+        (0,),
+        (1,),
+        "A100-SXM4-80GB",
+        weight_dtype="fp8",
+        activation_dtype="fp8",
+    )
     assert "A100-SXM4-80GB has no fp8 peak: counted at bf16" in result.notes
-    h100 = _on("meta-llama__Llama-3.1-8B", (0,), (1,), "H100-SXM5-80GB",
-               weight_dtype="fp8", activation_dtype="fp8")  # fmt: skip
+    h100 = _on(
+        "meta-llama__Llama-3.1-8B",
+        (0,),
+        (1,),
+        "H100-SXM5-80GB",
+        weight_dtype="fp8",
+        activation_dtype="fp8",
+    )
     assert h100.notes == ()

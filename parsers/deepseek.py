@@ -1,0 +1,107 @@
+"""DeepSeek-V2 / V3 (`model_type: deepseek_v2`, `deepseek_v3`; Kimi-K2's remote-code `kimi_k2`
+is DeepSeek-V3's architecture): Multi-head Latent Attention and a MoE FFN with shared experts.
+
+Ground truth: transformers `models/deepseek_v3/modeling_deepseek_v3.py` (and `deepseek_v2`):
+- MLA (see `MlaAttention` in core/blocks.py): q through `q_lora_rank` (q_a_proj, q_a_layernorm,
+  q_b_proj) or a direct q_proj when it is null; kv_a_proj_with_mqa (h -> kv_lora_rank +
+  qk_rope_head_dim), kv_a_layernorm, kv_b_proj (kv_lora_rank -> H x (qk_nope_head_dim +
+  v_head_dim)), o_proj (H x v_head_dim -> h); biases on q_a, kv_a and o with `attention_bias`.
+  The KV cache holds the latent: kv_lora_rank + qk_rope_head_dim values per token and layer.
+- MoE: layers from `first_k_dense_replace` on (and, as in DeepSeek's own code, every
+  `moe_layer_freq`-th; HF ignores the frequency, which is 1 in every released config) route each
+  token to `num_experts_per_tok` of `n_routed_experts` experts of width `moe_intermediate_size`,
+  plus `n_shared_experts` always-on experts (one MLP of n_shared x moe_intermediate_size); the
+  router is a bias-free linear layer (its grouped top-k selection is not counted). The first
+  layers are dense MLPs of `intermediate_size`.
+- NB: DeepSeek-V3's multi-token-prediction module (`num_nextn_predict_layers`) is not part of the
+  served model's step (HF does not build it): neither its weights nor its work are counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.base_parser import BaseModelConfigParser, ModelDims
+from core.blocks import Block, DenseFfn, MlaAttention, MoeFfn
+from core.config import ConfigReader, top_k_of
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeepseekDims(ModelDims):
+    num_heads: int  # H: `num_attention_heads`
+    q_lora_rank: int | None  # `q_lora_rank`; null: a direct q projection
+    kv_lora_rank: int  # `kv_lora_rank`
+    nope_dim: int  # `qk_nope_head_dim`
+    rope_dim: int  # `qk_rope_head_dim`
+    v_dim: int  # `v_head_dim`
+    attention_bias: bool  # `attention_bias`, default false
+    intermediate_size: int  # dense layers: `intermediate_size`
+    hidden_act: str  # `hidden_act`, default "silu"
+    num_experts: int  # `n_routed_experts`
+    top_k: int  # `num_experts_per_tok`
+    moe_intermediate: int  # `moe_intermediate_size`
+    shared_experts: int  # `n_shared_experts`, default 0
+    moe_layers: frozenset[int]  # i >= `first_k_dense_replace` and i % `moe_layer_freq` == 0
+
+
+class DeepseekV2ConfigParser(BaseModelConfigParser):
+    model_type = "deepseek_v2"
+    architectures = frozenset({"DeepseekV2ForCausalLM", "DeepseekV2Model"})
+    dims: DeepseekDims
+
+    def normalize_config(self, config: Mapping[str, Any]) -> DeepseekDims:
+        r = ConfigReader(config, self.model_type)
+        layers = r.integer("num_hidden_layers")
+        experts = r.integer("n_routed_experts")
+        first_dense = r.integer("first_k_dense_replace", 0, minimum=0)
+        freq = r.integer("moe_layer_freq", 1)
+        return DeepseekDims(
+            hidden_size=r.integer("hidden_size"),
+            num_layers=layers,
+            vocab_size=r.integer("vocab_size"),
+            tie_word_embeddings=r.flag("tie_word_embeddings", False),
+            dtype=r.dtype(),
+            num_heads=r.integer("num_attention_heads"),
+            q_lora_rank=r.optional_integer("q_lora_rank"),
+            kv_lora_rank=r.integer("kv_lora_rank"),
+            nope_dim=r.integer("qk_nope_head_dim"),
+            rope_dim=r.integer("qk_rope_head_dim"),
+            v_dim=r.integer("v_head_dim"),
+            attention_bias=r.flag("attention_bias", False),
+            intermediate_size=r.integer("intermediate_size"),
+            hidden_act=r.activation(),
+            num_experts=experts,
+            top_k=top_k_of(r, "num_experts_per_tok", 1, experts),
+            moe_intermediate=r.integer("moe_intermediate_size"),
+            shared_experts=r.integer("n_shared_experts", 0, minimum=0),
+            moe_layers=frozenset(i for i in range(first_dense, layers) if i % freq == 0),
+        )
+
+    def get_layer_list(self) -> Sequence[Block]:
+        d = self.dims
+        attention = MlaAttention(
+            d.num_heads,
+            d.q_lora_rank,
+            d.kv_lora_rank,
+            d.nope_dim,
+            d.rope_dim,
+            d.v_dim,
+            mode=self.mla_mode,
+            bias=d.attention_bias,
+        )
+        moe = MoeFfn(
+            d.num_experts,
+            d.top_k,
+            d.moe_intermediate,
+            d.hidden_act,
+            shared_intermediate=d.moe_intermediate * d.shared_experts,
+        )
+        dense = DenseFfn(d.intermediate_size, d.hidden_act)
+        return [Block(attention, moe if i in d.moe_layers else dense) for i in range(d.num_layers)]
+
+
+class DeepseekV3ConfigParser(DeepseekV2ConfigParser):
+    model_type = "deepseek_v3"
+    architectures = frozenset({"DeepseekV3ForCausalLM", "DeepseekV3Model"})

@@ -1,0 +1,60 @@
+"""Qwen3 dense (`model_type: qwen3`): Qwen2's block without biases (unless `attention_bias`), with
+per-head RMSNorm of q and k and an explicit `head_dim` (default 128, so the q projection can be
+wider than hidden_size).
+
+Ground truth: transformers `models/qwen3/modeling_qwen3.py` (q_norm / k_norm over head_dim, one
+gain each). Sliding windows as Qwen2 (`use_sliding_window`, `max_window_layers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.attention import AttentionPattern
+from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
+from core.blocks import Attention, Block, DenseFfn, QKNorm
+from core.config import ConfigReader
+from parsers.qwen2 import qwen_sliding
+
+
+@dataclass(frozen=True, kw_only=True)
+class Qwen3Dims(DecoderDims):
+    attention_bias: bool  # `attention_bias`, default false: biases on q, k, v and o
+    sliding_window: int | None  # `sliding_window` (default 4096) if `use_sliding_window`
+    sliding: tuple[bool, ...]  # per layer: `layer_types`, default layers >= max_window_layers
+
+
+class Qwen3ConfigParser(BaseModelConfigParser):
+    model_type = "qwen3"
+    architectures = frozenset({"Qwen3ForCausalLM", "Qwen3Model"})
+    dims: Qwen3Dims
+
+    def normalize_config(self, config: Mapping[str, Any]) -> Qwen3Dims:
+        r = ConfigReader(config, self.model_type)
+        fields = decoder_dims(r, head_dim_default=128)
+        window, sliding = qwen_sliding(r, fields["num_layers"])
+        return Qwen3Dims(
+            **fields,
+            attention_bias=r.flag("attention_bias", False),
+            sliding_window=window,
+            sliding=sliding,
+        )
+
+    def get_layer_list(self) -> Sequence[Block]:
+        d = self.dims
+        ffn = DenseFfn(d.intermediate_size, d.hidden_act)
+        return [Block(qwen3_attention(d, slides), ffn) for slides in d.sliding]
+
+
+def qwen3_attention(d: Qwen3Dims, slides: bool) -> Attention:
+    return Attention(
+        d.num_heads,
+        d.num_kv_heads,
+        d.head_dim,
+        AttentionPattern.sliding(d.sliding_window if slides else None),
+        qk_norm=QKNorm.PER_HEAD,
+        qkv_bias=d.attention_bias,
+        o_bias=d.attention_bias,
+    )
