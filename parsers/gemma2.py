@@ -79,4 +79,4 @@ class Gemma2ConfigParser(BaseModelConfigParser):
 
 def _softcap(config: Mapping[str, Any], key: str, default: float | None) -> bool:
     """Whether a soft-capping value is set: absent means the family default, null means none."""
-    return (config[key] if key in config else default) is not None
+    return config.get(key, default) is not None

@@ -10,7 +10,7 @@ which costs the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from core.base_parser import decoder_dims

@@ -10,12 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE
+from conftest import MEASURED, REFERENCE, catalog_config
 from hand_counts import HAND, KV_BYTES, PARAMETERS
 
 HERE = Path(__file__).resolve().parent
 
 CASES = HERE / "cases"
+ALL_REFERENCES = {**REFERENCE, **MEASURED}
 
 
 def golden(case: str) -> str:
@@ -151,3 +152,92 @@ def test_device_comparison_golden() -> None:
     h100 = float(re.search(r"H100-SXM5-80GB \| TPOT ([\d.]+) ms", text).group(1))  # type: ignore[union-attr]
     mi300 = float(re.search(r"MI300X-192GB +\| TPOT ([\d.]+) ms", text).group(1))  # type: ignore[union-attr]
     assert h100 / mi300 == pytest.approx(5300 / 3350, rel=0.01)
+
+
+REFERENCE_CASES = sorted(
+    (case.name, json.loads((case / "test.json").read_text())["reference"])
+    for case in CASES.iterdir()
+    if "reference" in json.loads((case / "test.json").read_text())
+)
+
+
+@pytest.mark.parametrize(("case", "stem"), REFERENCE_CASES, ids=[c for c, _ in REFERENCE_CASES])
+def test_family_goldens_match_the_hf_reference(case: str, stem: str) -> None:
+    """Every family's 511 + 1 decode golden: parameters and KV bytes exactly, matmul FLOPs within
+    0.5% of the figure measured on the HuggingFace model (top-k for MoE)."""
+    doc, ref = json.loads(golden(case)), ALL_REFERENCES[stem]
+    assert doc["queries"] == [{"cached_tokens": 511, "input_tokens": 1}]
+    assert doc["parameters"] == ref["parameters"]
+    assert doc["storage"]["kv_cache_bytes"] == ref["kv_cache_bytes_512_tokens"]
+    if not doc["precision"]["applied"]:  # unquantized: every weight at the config dtype
+        assert doc["storage"]["weight_bytes"] == ref["weight_bytes"]
+    decode = ref["decode_511_cached_1_input"]
+    expected = decode["matmul_flops_total"]
+    if "moe" in ref:
+        expected += (
+            ref["moe"]["decode_routed_flops_topk"] - decode["by_category"]["mlp_routed_experts"]
+        )
+    assert doc["total"]["matmul_flops"] == pytest.approx(expected, rel=0.005)
+
+
+def test_every_family_has_a_golden_case() -> None:
+    families = {catalog_config(stem)["model_type"] for _, stem in REFERENCE_CASES}
+    assert families >= {
+        "mistral",
+        "mixtral",
+        "qwen2",
+        "qwen3",
+        "qwen3_moe",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "phi3",
+        "olmo2",
+        "deepseek_v2",
+        "kimi_k2",
+        "gpt_oss",
+    }
+    assert {"llama", "llama4", "deepseek_v3"} <= {
+        catalog_config(s)["model_type"]
+        for s in (
+            "meta-llama__Llama-2-7b-hf",
+            "meta-llama__Llama-4-Maverick-17B-128E-Instruct",
+            "deepseek-ai__DeepSeek-V3",
+        )
+    }
+
+
+def test_deepseek_v3_absorbed_decode_hand_counts() -> None:
+    doc = json.loads(golden("deepseek_v3_absorbed_decode_h100"))
+    layers = {layer["name"]: layer for layer in doc["layers"]}
+    # latent attention, 1 query at 4096 keys: 128 heads x 2 x (512 + 64 scores + 512 values)
+    assert layers["Attn - SDPA (latent)"]["matmul_flops"] == 2 * 128 * (576 + 512) * 4096
+    # it reads the latent cache once for all heads: 4096 x 576 x 2 B, plus q (128 x 576 x 2 B)
+    assert layers["Attn - SDPA (latent)"]["input_bytes"] == 4096 * 576 * 2 + 128 * 576 * 2
+    # no decompression of the cache: no KV_B_Proj row
+    assert "Attn - KV_B_Proj" not in layers
+    # 8 routed experts of 2 x 7168 x 2048 gate/up; the cache holds 61 x 4096 x 576 x 2 B
+    assert layers["Ffn - RoutedExp_GateUp_Proj"]["flops"] == 2 * 8 * 7168 * 2 * 2048
+    assert doc["storage"]["kv_cache_bytes"] == 61 * 4096 * 576 * 2
+    # fp8 weights do not fit on one 80 GB H100 (~ 675 GB with bf16 embeddings): 9 devices
+    h100, h200 = doc["hardware"]
+    assert (h100["min_devices"], h200["min_devices"]) == (9, 5)
+    assert h100["step_time_s"] / h200["step_time_s"] == pytest.approx(4800 / 3350, rel=0.02)
+
+
+def test_gemma3_long_context_kv_hand_count() -> None:
+    # 22 local layers hold 511 tokens, 4 global layers 8192; K and V of 1 head x 256 x 2 B
+    kv = (22 * 511 + 4 * 8192) * 2 * 256 * 2
+    assert kv == 45_066_240
+    text = golden("gemma3_1b_long_context_table")
+    assert "(KV cache) 42.98 MiB" in text  # 45,066,240 / 2^20
+    assert re.search(r"\| Attn - SDPA \(window 512\) +\| 22 / 26 ", text)
+    assert re.search(r"\| Attn - SDPA +\| 4 / 26 ", text)
+
+
+def test_qwen3_235b_mixed_batch_counts() -> None:
+    text = golden("qwen3_235b_mixed_batch")
+    assert "Queries: 1 x (0 cached + 1024 input), 3 x (2048 cached + 1 input)" in text
+    # 94 layers x (1024 + 3 x 2049 tokens) x K, V of 4 heads x 128 x 2 B = 1,380,501,504 B
+    kv = 94 * (1024 + 3 * 2049) * 2 * 4 * 128 * 2
+    assert f"(KV cache) {kv / 2**30:.2f} GiB" in text

@@ -1,7 +1,8 @@
 """The analyzer against figures measured on HuggingFace's own model classes
 (tests/reference/expected.json, copied from the team's reference data; its README gives the
 conventions; and tests/reference/measured.json, the same measurements for the other bundled
-configs by tools/measure_reference.py). Parameters, weight bytes and KV bytes must match exactly; matmul FLOPs within 0.5%.
+configs by tools/measure_reference.py). Parameters, weight bytes and KV bytes must match
+exactly; matmul FLOPs within 0.5%.
 
 Conversions from the reference's conventions to ours (the reference README):
 - MoE: the reference's by-category routed FLOPs are what HF executes (Llama 4 runs every token
