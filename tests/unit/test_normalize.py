@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import ConfigError, UnsupportedModelError
 from core.utils import TransformerMode
-from parsers import Llama4ConfigParser, LlamaConfigParser
+from parsers import Gemma3ConfigParser, Llama4ConfigParser, LlamaConfigParser
 
 LLAMA: dict[str, Any] = {
     "model_type": "llama",
@@ -136,3 +136,30 @@ def test_vision_mode_is_not_supported() -> None:
         Llama4ConfigParser(
             {"model_type": "llama4", "text_config": LLAMA4_TEXT}, mode=TransformerMode.Vision
         )
+
+
+def test_multimodal_gemma3_reads_its_text_config() -> None:
+    text = {
+        "model_type": "gemma3_text",
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+        "intermediate_size": 128,
+        "num_hidden_layers": 12,
+        "vocab_size": 100,
+        "sliding_window": 1024,
+    }
+    bare = Gemma3ConfigParser({**text, "torch_dtype": "bfloat16"})
+    nested = Gemma3ConfigParser(
+        {
+            "model_type": "gemma3",
+            "torch_dtype": "bfloat16",
+            "text_config": text,
+            "vision_config": {"hidden_size": 1152},
+        }
+    )
+    assert bare.dims == nested.dims
+    # sliding_window_pattern 6: layers 5 and 11 are global
+    assert [i for i, slides in enumerate(nested.dims.sliding) if not slides] == [5, 11]
+    assert nested.dims.tie_word_embeddings and nested.dims.dtype.name == "bfloat16"
