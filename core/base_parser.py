@@ -8,17 +8,20 @@ counts, KV cache, storage) is shared here, built from the pure formulas in `core
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Any, ClassVar
 
 from core import ops
-from core.blocks import Attention, Block, MlaMode, block_rows
+from core.blocks import Attention, Block, MlaAttention, MlaMode, block_rows
 from core.config import ConfigReader, attention_heads
-from core.errors import UnsupportedModelError
+from core.errors import UnsupportedModelError, UsageError
 from core.formats import DataFormat
+from core.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
 from core.precision import VECTOR_PEAK, resolve_precision
 from core.rows import Category, OpKind, Row, merge_block_rows
 from core.utils import Number, QueryConfig, TransformerMode
@@ -104,6 +107,7 @@ class BaseModelConfigParser(ABC):
         activation_dtype: str | None = None,
         kv_cache_dtype: str | None = None,
         mla: MlaMode = MlaMode.AUTO,
+        parallel: Parallelism = SINGLE_DEVICE,
     ) -> None:
         if mode is not TransformerMode.Text:
             raise UnsupportedModelError(
@@ -121,6 +125,49 @@ class BaseModelConfigParser(ABC):
             activation=activation_dtype,
             kv_cache=kv_cache_dtype,
         )
+        self.layers: tuple[Block, ...] = tuple(self.get_layer_list())
+        self._kinds: dict[range, Counter[Block]] = {}
+        self.parallel = SINGLE_DEVICE
+        self.set_parallel(parallel)
+
+    def set_parallel(self, parallel: Parallelism) -> None:
+        """Cut the step into one device's share (see core/parallel.py); checks the degrees."""
+        where = f"{self.model_type}: --tensor-parallel {parallel.tp}"
+        for block in set(self.layers):
+            problem = block.attention.check(parallel.tp) or block.ffn.check(
+                parallel.tp, parallel.ep
+            )
+            if problem:
+                raise UsageError(f"{where}: {problem}")
+        if parallel.pp > self.dims.num_layers:
+            raise UsageError(
+                f"{self.model_type}: --pipeline-parallel {parallel.pp} exceeds the "
+                f"{self.dims.num_layers} layers"
+            )
+        self.parallel = parallel
+
+    def parallel_notes(self) -> list[str]:
+        """What the split replicates, for the output."""
+        tp, notes = self.parallel.tp, set()
+        for block in set(self.layers):
+            attention = block.attention
+            if isinstance(attention, MlaAttention):
+                if tp > 1:
+                    notes.add(f"TP {tp}: the MLA latent KV cache is replicated on every rank")
+            elif attention.kv_heads < tp:
+                notes.add(
+                    f"TP {tp} > {attention.kv_heads} KV heads: each rank holds 1 KV head "
+                    f"(replicated {tp // attention.kv_heads}x)"
+                )
+        return sorted(notes)
+
+    def single_device(self) -> BaseModelConfigParser:
+        """This parser without parallelism (for whole-model figures such as parameter counts)."""
+        if self.parallel == SINGLE_DEVICE:
+            return self
+        twin = copy.copy(self)
+        twin.parallel = SINGLE_DEVICE
+        return twin
 
     # --- what each family provides -------------------------------------------------------------
 
@@ -137,41 +184,61 @@ class BaseModelConfigParser(ABC):
     def get_num_blocks(self) -> int:
         return self.dims.num_layers
 
-    def hw_req_by_layers(self, queries: QueryConfig) -> list[Row]:
-        """Every row of the step: the embedding, the decoder blocks' ops (each with the number of
-        blocks that run it), the final norm and the LM head."""
-        kinds = Counter(self.get_layer_list())
+    def stages(self) -> list[range]:
+        """The layers of each pipeline stage (one stage without pipeline parallelism)."""
+        return self.parallel.stages(self.dims.num_layers)
+
+    def _stage_kinds(self, layers: range) -> Counter[Block]:
+        """The distinct blocks of `layers` and how many of each (cached: they never change)."""
+        if layers not in self._kinds:
+            self._kinds[layers] = Counter(self.layers[layers.start : layers.stop])
+        return self._kinds[layers]
+
+    def hw_req_by_layers(self, queries: QueryConfig, stage: int = 0) -> list[Row]:
+        """Every row of one device of pipeline `stage`: the embedding (first stage), the decoder
+        blocks' ops (each with the number of blocks that run it), the final norm and the LM head
+        (last stage), and the communication. Without parallelism: the whole step."""
+        stages = self.stages()
+        kinds = self._stage_kinds(stages[stage])
         block_part = merge_block_rows(
             (block_rows(self, block, queries), count) for block, count in kinds.items()
         )
-        return [self._embedding_row(queries), *block_part, *self._head_rows(queries)]
+        first = self._embedding_rows(queries) if stage == 0 else []
+        last = self._head_rows(queries) if stage == len(stages) - 1 else []
+        send = [] if stage == len(stages) - 1 else self._send_rows(queries)
+        return [*first, *block_part, *last, *send]
 
-    def get_layer_num_blocks(self, queries: QueryConfig) -> dict[str, int]:
-        """How many decoder blocks run each block-level row."""
-        return {row.name: row.blocks for row in self.hw_req_by_layers(queries) if row.per_block}
+    def get_layer_num_blocks(self, queries: QueryConfig, stage: int = 0) -> dict[str, int]:
+        """How many decoder blocks of `stage` run each block-level row."""
+        rows = self.hw_req_by_layers(queries, stage)
+        return {row.name: row.blocks for row in rows if row.per_block}
 
-    def get_kvcache_size(self, queries: QueryConfig) -> Number:
-        """Bytes of K and V held at the end of the step: per query and layer, the tokens the layer
-        keeps (all of them; at most the window - 1 for sliding or chunked layers) times the values
-        one token leaves there."""
+    def get_kvcache_size(self, queries: QueryConfig, stage: int = 0) -> Number:
+        """Bytes of K and V one device of `stage` holds at the end of the step: per query and
+        layer, the tokens the layer keeps (all of them; at most the window - 1 for sliding or
+        chunked layers) times the values one token leaves there on this device."""
         lengths = queries.kv_lengths
+        tp = self.parallel.tp
         values = sum(
             count
-            * block.attention.kv_values_per_token
+            * block.attention.kv_values_per_token(tp)
             * sum(block.attention.pattern.tokens_held(length) for length in lengths)
-            for block, count in Counter(self.get_layer_list()).items()
+            for block, count in self._stage_kinds(self.stages()[stage]).items()
         )
         return values * self.precision.kv_cache.bytes
 
-    def get_extra_storage_req(self) -> list[StoragePart]:
-        """Weights held outside the decoder blocks: the embedding table, the final norm and the LM
-        head (none when tied: it reuses the embedding table)."""
-        h, v = self.dims.hidden_size, self.dims.vocab_size
-        lm_head = 0 if self.dims.tie_word_embeddings else v * h
+    def get_extra_storage_req(self, stage: int = 0) -> list[StoragePart]:
+        """Weights one device of `stage` holds outside the decoder blocks: the embedding table
+        (first stage; its vocabulary shard under TP), the final norm and the LM head (last stage;
+        none when tied, when it reuses the embedding table)."""
+        h, v = self.dims.hidden_size, self._vocab_shard()
+        first, last = stage == 0, stage == len(self.stages()) - 1
+        # a tied head reuses the embedding table: a copy of it when they are on different stages
+        tied_here = self.dims.tie_word_embeddings and first
         parts = (
-            ("Embedding", v * h, Category.EMBEDDING),
-            ("Final norm", h, Category.NORM),
-            ("LM head", lm_head, Category.LM_HEAD),
+            ("Embedding", v * h if first else 0, Category.EMBEDDING),
+            ("Final norm", h if last else 0, Category.NORM),
+            ("LM head", v * h if last and not tied_here else 0, Category.LM_HEAD),
         )
         return [
             StoragePart(name, params * self.precision.weight_for(category).bytes)
@@ -184,14 +251,23 @@ class BaseModelConfigParser(ABC):
 
     # --- model-level rows ---------------------------------------------------------------------
 
-    def _embedding_row(self, queries: QueryConfig) -> Row:
-        h, v = self.dims.hidden_size, self.dims.vocab_size
+    def _vocab_shard(self) -> int:
+        """Vocabulary rows per tensor-parallel rank (padded up, as engines do)."""
+        return -(-self.dims.vocab_size // self.parallel.tp)
+
+    def _embedding_rows(self, queries: QueryConfig) -> list[Row]:
+        """The gather of one row per token. Under TP the table is split by vocabulary: a rank
+        reads the rows of its shard (T/TP of them, in expectation) and an all-reduce assembles
+        the embeddings."""
+        tp, h, v = self.parallel.tp, self.dims.hidden_size, self._vocab_shard()
         fmt = self.precision.weight_for(Category.EMBEDDING)
         tokens = queries.total_input_tokens
         cost = ops.embedding(tokens, h, w=fmt.bytes)
+        if tp > 1:
+            cost = replace(cost, weight_bytes=cost.weight_bytes * Fraction(1, tp))
         if self.embedding_scale:
             cost = cost + ops.scale(tokens * h)
-        return Row(
+        row = Row(
             "Embedding",
             cost,
             OpKind.GATHER,
@@ -201,19 +277,39 @@ class BaseModelConfigParser(ABC):
             Category.EMBEDDING,
             per_block=False,
         )
+        reduce = self.set_op_allreduce_req("Embedding - AllReduce", tokens)
+        return [row, *(replace(r, per_block=False) for r in reduce)]
 
     def _head_rows(self, queries: QueryConfig) -> list[Row]:
         """Final norm over every new token, then logits for the last token of each query (what
-        generation samples from): M = number of queries, K = h, N = V. A tied head holds no
-        parameters of its own but still reads the whole V x h matrix."""
-        h, v = self.dims.hidden_size, self.dims.vocab_size
-        norm = self.set_op_rmsnorm_req("Final RMSNorm", queries.total_input_tokens, h)
-        head = self.set_op_proj_req("LM Head", queries.num_queries, h, v, category=Category.LM_HEAD)
+        generation samples from): M = number of queries, K = h, N = V (its 1/TP column shard,
+        gathered afterwards). A tied head holds no parameters of its own but still reads the
+        V x h matrix."""
+        h, v = self.dims.hidden_size, self._vocab_shard()
+        queries_n = queries.num_queries
+        norm = self.set_op_rmsnorm_req(
+            "Final RMSNorm", queries.total_input_tokens, h, replicated=True
+        )
+        head = self.set_op_proj_req("LM Head", queries_n, h, v, category=Category.LM_HEAD)
         if self.dims.final_logit_softcapping:
-            head = replace(head, cost=head.cost + ops.logit_softcap(queries.num_queries * v))
+            head = replace(head, cost=head.cost + ops.logit_softcap(queries_n * v))
         if self.dims.tie_word_embeddings:
             head = replace(head, params=0, param_bytes=0)
-        return [replace(norm, per_block=False), replace(head, per_block=False)]
+        rows = [replace(norm, per_block=False), replace(head, per_block=False)]
+        if self.parallel.tp > 1:
+            logits = queries_n * self.dims.vocab_size * self.precision.activation.bytes
+            comm = Comm(CommKind.ALL_GATHER, logits, self.parallel.tp)
+            rows.append(self._comm_row("LM Head - AllGather", comm, per_block=False))
+        return rows
+
+    def _send_rows(self, queries: QueryConfig) -> list[Row]:
+        """A pipeline stage hands its T x h activations to the next."""
+        message = queries.total_input_tokens * self.dims.hidden_size
+        comm = Comm(CommKind.SEND, message * self.precision.activation.bytes, 2)
+        return [self._comm_row("Pipeline - Send", comm, per_block=False)]
+
+    def _comm_row(self, name: str, comm: Comm, per_block: bool = True) -> Row:
+        return Row(name, ops.Cost(), OpKind.COMM, VECTOR_PEAK, per_block=per_block, comm=comm)
 
     # --- op adapters: bind formats, wrap a formula's cost in a row ---------------------------
 
@@ -228,6 +324,7 @@ class BaseModelConfigParser(ABC):
         bias: bool = False,
         experts: tuple[int, float] | None = None,
         groups: int = 1,
+        replicated: bool = False,
     ) -> Row:
         """A linear layer (k -> n) over `tokens` rows. `groups` independent weight matrices of
         k x n applied to the same tokens form one batched GEMM (MLA's per-head absorption). With
@@ -260,6 +357,7 @@ class BaseModelConfigParser(ABC):
             params,
             param_bytes,
             category,
+            replicated=replicated,
         )
 
     def _elementwise(self, name: str, cost: ops.Cost, category: Category = Category.OTHER) -> Row:
@@ -270,9 +368,12 @@ class BaseModelConfigParser(ABC):
             name, ops.rope(tokens, heads, rot_dim, w=self.precision.activation.bytes)
         )
 
-    def set_op_rmsnorm_req(self, name: str, rows: int, width: int, *, gains: int = 1) -> Row:
+    def set_op_rmsnorm_req(
+        self, name: str, rows: int, width: int, *, gains: int = 1, replicated: bool = False
+    ) -> Row:
         """RMSNorm of `rows` vectors of `width`; `gains` distinct gain vectors are held and read
-        (2 for per-head q and k norms, 0 for a gain-less L2 norm)."""
+        (2 for per-head q and k norms, 0 for a gain-less L2 norm). `replicated`: every
+        tensor-parallel rank normalises the full width (hidden-size norms)."""
         fmt = self.precision.weight_for(Category.NORM)
         cost = ops.rmsnorm(
             rows,
@@ -287,6 +388,7 @@ class BaseModelConfigParser(ABC):
             self._elementwise(name, cost, Category.NORM),
             params=params,
             param_bytes=params * fmt.bytes,
+            replicated=replicated,
         )
 
     def set_op_actmul_req(
@@ -310,6 +412,21 @@ class BaseModelConfigParser(ABC):
             w=self.precision.activation.bytes,
         )
         return self._elementwise(name, cost)
+
+    def set_op_allreduce_req(self, name: str, tokens: int) -> list[Row]:
+        """The tensor-parallel all-reduce of a T x h activation (none on one rank)."""
+        if self.parallel.tp == 1:
+            return []
+        message = tokens * self.dims.hidden_size * self.precision.activation.bytes
+        return [self._comm_row(name, Comm(CommKind.ALL_REDUCE, message, self.parallel.tp))]
+
+    def set_op_alltoall_req(self, name: str, tokens: int, top_k: int) -> list[Row]:
+        """An expert-parallel all-to-all (dispatch or combine): a rank owns T / EP tokens and
+        exchanges the k copies of each with the ranks of their experts (see core/parallel.py)."""
+        ep = self.parallel.ep
+        message = Fraction(tokens * top_k, ep) * self.dims.hidden_size
+        comm = Comm(CommKind.ALL_TO_ALL, message * self.precision.activation.bytes, ep)
+        return [self._comm_row(name, comm)]
 
     def set_op_sdpa_req(
         self,

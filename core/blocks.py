@@ -69,20 +69,33 @@ class Attention:
     def v_dim(self) -> int:
         return self.head_dim if self.v_head_dim is None else self.v_head_dim
 
-    @property
-    def kv_values_per_token(self) -> int:
-        """K and V values one token leaves in this layer's cache."""
-        return self.kv_heads * (self.head_dim + self.v_dim)
+    def kv_heads_on_device(self, tp: int) -> int:
+        """KV heads one tensor-parallel rank holds: H_kv / TP, or 1 (replicated) when fewer."""
+        return max(1, self.kv_heads // tp)
+
+    def kv_values_per_token(self, tp: int = 1) -> int:
+        """K and V values one token leaves in this layer's cache, on one device."""
+        return self.kv_heads_on_device(tp) * (self.head_dim + self.v_dim)
+
+    def check(self, tp: int) -> str | None:
+        if self.heads % tp:
+            return f"num_attention_heads ({self.heads}) is not a multiple of it"
+        if self.kv_heads % tp and tp % self.kv_heads:
+            return f"num_key_value_heads ({self.kv_heads}) neither divides it nor is a multiple"
+        return None
 
     def rows(self, p: BaseModelConfigParser, queries: QueryConfig) -> list[Row]:
+        tp = p.parallel.tp
         tokens, hidden = queries.total_input_tokens, p.dims.hidden_size
-        q_width, kv_width = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        heads, kv_heads = self.heads // tp, self.kv_heads_on_device(tp)
+        q_width, kv_width = heads * self.head_dim, kv_heads * self.head_dim
+        v_width = kv_heads * self.v_dim
         rows = [
             p.set_op_proj_req(
                 "Attn - QKV_Proj",
                 tokens,
                 hidden,
-                q_width + 2 * kv_width,
+                q_width + kv_width + v_width,
                 bias=self.qkv_bias,
                 category=Category.ATTN_PROJ,
             )
@@ -98,16 +111,15 @@ class Attention:
             rows.append(
                 p.set_op_rmsnorm_req(
                     "Attn - QK_Norm",
-                    tokens * (self.heads + self.kv_heads),
+                    tokens * (heads + kv_heads),
                     self.head_dim,
                     gains=gains,
+                    replicated=True,
                 )
             )
         if self.rope:
             rot_dim = self.head_dim if self.rot_dim is None else self.rot_dim
-            rows.append(
-                p.set_op_rope_req("Attn - RoPE", tokens, self.heads + self.kv_heads, rot_dim)
-            )
+            rows.append(p.set_op_rope_req("Attn - RoPE", tokens, heads + kv_heads, rot_dim))
         label = "" if self.pattern.kind is MaskKind.FULL else f" ({self.pattern.label})"
         rows.append(p.set_op_sdpa_req(f"Attn - SDPA{label}", queries.queries, self))
         rows.append(
@@ -120,7 +132,7 @@ class Attention:
                 category=Category.ATTN_PROJ,
             )
         )
-        return rows
+        return rows + p.set_op_allreduce_req("Attn - AllReduce", tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +160,13 @@ class MlaAttention:
     bias: bool = False  # attention_bias: on q_a, kv_a and o
     pattern: AttentionPattern = FULL_ATTENTION
 
-    @property
-    def kv_values_per_token(self) -> int:
-        """The cache holds the latent: kv_lora_rank + qk_rope_head_dim values per token."""
+    def kv_values_per_token(self, tp: int = 1) -> int:
+        """The cache holds the latent: kv_lora_rank + qk_rope_head_dim values per token, on every
+        tensor-parallel rank (all heads read it)."""
         return self.kv_lora_rank + self.rope_dim
+
+    def check(self, tp: int) -> str | None:
+        return None if self.heads % tp == 0 else f"num_attention_heads ({self.heads}) is not"
 
     def _absorbed(self, new_tokens: int) -> bool:
         if self.mode is MlaMode.AUTO:
@@ -159,7 +174,8 @@ class MlaAttention:
         return self.mode is MlaMode.ABSORBED
 
     def rows(self, p: BaseModelConfigParser, queries: QueryConfig) -> list[Row]:
-        tokens, hidden, heads = queries.total_input_tokens, p.dims.hidden_size, self.heads
+        tp = p.parallel.tp
+        tokens, hidden, heads = queries.total_input_tokens, p.dims.hidden_size, self.heads // tp
         qk_dim = self.nope_dim + self.rope_dim
         proj = Category.ATTN_PROJ
         rows = []
@@ -176,8 +192,9 @@ class MlaAttention:
                     self.q_lora_rank,
                     bias=self.bias,
                     category=proj,
+                    replicated=True,
                 ),
-                p.set_op_rmsnorm_req("Attn - Q_A_Norm", tokens, self.q_lora_rank),
+                p.set_op_rmsnorm_req("Attn - Q_A_Norm", tokens, self.q_lora_rank, replicated=True),
                 p.set_op_proj_req(
                     "Attn - Q_B_Proj", tokens, self.q_lora_rank, heads * qk_dim, category=proj
                 ),
@@ -187,11 +204,12 @@ class MlaAttention:
                 "Attn - KV_A_Proj",
                 tokens,
                 hidden,
-                self.kv_values_per_token,
+                self.kv_values_per_token(),
                 bias=self.bias,
                 category=proj,
+                replicated=True,
             ),
-            p.set_op_rmsnorm_req("Attn - KV_A_Norm", tokens, self.kv_lora_rank),
+            p.set_op_rmsnorm_req("Attn - KV_A_Norm", tokens, self.kv_lora_rank, replicated=True),
             # the rotary part: every query head's rope dims and the one shared key's
             p.set_op_rope_req("Attn - RoPE", tokens, heads + 1, self.rope_dim),
         ]
@@ -210,7 +228,7 @@ class MlaAttention:
                     category=proj,
                 )
             )
-            rows.append(p.set_op_sdpa_req("Attn - SDPA", expanded, self.expanded_view()))
+            rows.append(p.set_op_sdpa_req("Attn - SDPA", expanded, self.expanded_view(tp)))
         if absorbed:
             absorbed_tokens = sum(n for _, n in absorbed)
             folded = [
@@ -223,7 +241,7 @@ class MlaAttention:
                     groups=heads,
                 ),
                 p.set_op_sdpa_req(
-                    "Attn - SDPA (latent)", absorbed, self.latent_view(), shared_kv=True
+                    "Attn - SDPA (latent)", absorbed, self.latent_view(tp), shared_kv=True
                 ),
                 p.set_op_proj_req(
                     "Attn - V_Absorb",
@@ -242,24 +260,24 @@ class MlaAttention:
                 "Attn - O_Proj", tokens, heads * self.v_dim, hidden, bias=self.bias, category=proj
             )
         )
-        return rows
+        return rows + p.set_op_allreduce_req("Attn - AllReduce", tokens)
 
-    def expanded_view(self) -> Attention:
+    def expanded_view(self, tp: int) -> Attention:
         """Standard attention after decompression: H heads of K (nope + rope) and V (v)."""
         return Attention(
-            self.heads,
-            self.heads,
+            self.heads // tp,
+            self.heads // tp,
             self.nope_dim + self.rope_dim,
             self.pattern,
             v_head_dim=self.v_dim,
             kv_cached=False,
         )
 
-    def latent_view(self) -> Attention:
+    def latent_view(self, tp: int) -> Attention:
         """Attention in latent space: H query heads against one shared key of kv_lora + rope
         whose first kv_lora values are also the value."""
         return Attention(
-            self.heads,
+            self.heads // tp,
             1,
             self.kv_lora_rank + self.rope_dim,
             self.pattern,
@@ -276,16 +294,23 @@ class DenseFfn:
     bias: bool = False
     prefix: str = ""
 
+    def check(self, tp: int, ep: int) -> str | None:
+        if self.intermediate % tp:
+            return f"the MLP width ({self.intermediate}) is not a multiple of it"
+        return None
+
     def rows(self, p: BaseModelConfigParser, queries: QueryConfig) -> list[Row]:
-        return gated_mlp(
+        tokens = queries.total_input_tokens
+        mlp = gated_mlp(
             p,
-            queries.total_input_tokens,
-            self.intermediate,
+            tokens,
+            self.intermediate // p.parallel.tp,
             self.act,
             self.bias,
             prefix=f"Ffn - {self.prefix}",
             category=Category.MLP_DENSE,
         )
+        return mlp + p.set_op_allreduce_req("Ffn - AllReduce", tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +326,17 @@ class MoeFfn:
     expert_bias: bool = False  # biases on each expert's gate/up and down (gpt-oss)
     router_bias: bool = False
 
+    def check(self, tp: int, ep: int) -> str | None:
+        if self.num_experts % ep:
+            return f"the number of experts ({self.num_experts}) is not a multiple of EP {ep}"
+        if self.intermediate % tp or self.shared_intermediate % tp:
+            return "an expert width is not a multiple of it"
+        return None
+
     def rows(self, p: BaseModelConfigParser, queries: QueryConfig) -> list[Row]:
+        """Per device: the router (replicated); a 1/TP slice of every expert, or E/EP whole experts
+        in 1/(TP/EP) slices: the same expected compute and traffic (see core/parallel.py)."""
+        tp, ep = p.parallel.tp, p.parallel.ep
         tokens = queries.total_input_tokens
         rows = [
             p.set_op_proj_req(
@@ -311,31 +346,38 @@ class MoeFfn:
                 self.num_experts,
                 bias=self.router_bias,
                 category=Category.ROUTER,
+                replicated=True,
             )
         ]
+        if ep > 1:
+            rows += p.set_op_alltoall_req("Ffn - Dispatch", tokens, self.top_k)
         rows += gated_mlp(
             p,
             tokens * self.top_k,
-            self.intermediate,
+            self.intermediate // tp,
             self.act,
             self.expert_bias,
             prefix="Ffn - RoutedExp_",
             category=Category.MLP_ROUTED,
             experts=(self.num_experts, p.expected_experts(self.num_experts, self.top_k, tokens)),
         )
-        if self.shared_intermediate:
+        if ep > 1:
+            rows += p.set_op_alltoall_req("Ffn - Combine", tokens, self.top_k)
+        shared = self.shared_intermediate > 0
+        if shared:
             rows += gated_mlp(
                 p,
                 tokens,
-                self.shared_intermediate,
+                self.shared_intermediate // tp,
                 self.act,
                 False,
                 prefix="Ffn - SharedExp_",
                 category=Category.MLP_SHARED,
             )
-        shared = self.shared_intermediate > 0
         name = "Ffn - RoutedSharedExpAdd" if shared else "Ffn - RoutedExpAdd"
         rows.append(p.set_op_moe_combine_req(name, tokens, self.top_k, shared))
+        if ep == 1 or shared:  # partial sums of the TP slices
+            rows += p.set_op_allreduce_req("Ffn - AllReduce", tokens)
         return rows
 
 
@@ -388,7 +430,7 @@ def gated_mlp(
 
 
 def block_rows(p: BaseModelConfigParser, block: Block, queries: QueryConfig) -> list[Row]:
-    """All rows of one decoder block, in execution order."""
+    """All rows of one decoder block on one device, in execution order."""
     tokens, hidden = queries.total_input_tokens, p.dims.hidden_size
     rows: list[Row] = []
     for half, body in (
@@ -396,9 +438,11 @@ def block_rows(p: BaseModelConfigParser, block: Block, queries: QueryConfig) -> 
         ("Ffn", block.ffn.rows(p, queries)),
     ):
         if block.layout is not NormLayout.POST:
-            rows.append(p.set_op_rmsnorm_req(f"{half} - RMSNorm", tokens, hidden))
-        rows += body
+            rows.append(p.set_op_rmsnorm_req(f"{half} - RMSNorm", tokens, hidden, replicated=True))
+        rows += body  # its all-reduce, if any, comes last
         if block.layout is not NormLayout.PRE:
-            rows.append(p.set_op_rmsnorm_req(f"{half} - Post_RMSNorm", tokens, hidden))
+            rows.append(
+                p.set_op_rmsnorm_req(f"{half} - Post_RMSNorm", tokens, hidden, replicated=True)
+            )
         rows.append(p.set_op_sum_req(f"{half} - ResidualAdd", tokens, hidden))
     return rows

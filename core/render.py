@@ -1,4 +1,5 @@
-"""Renderers: a `Report` in, text out (table, JSON, CSV). Nothing here computes or prints."""
+"""Renderers: a `Report` (and its hardware results) in, text out (table, JSON, CSV). Nothing here
+computes or prints."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from tabulate import tabulate
 
 from core.ops import Cost
-from core.report import Report
+from core.report import Report, Stage
 from core.roofline import HardwareResult, RowTiming
 from core.rows import Row
 from core.units import (
@@ -36,9 +37,20 @@ _TABLE_HEADERS = (
     "Output Bytes",
     "Op. Intensity (FLOPs/B)",
 )
+_LATENCY = {"decode": "TPOT", "prefill": "TTFT", "mixed": "step"}
 
 
-def _cost_cells(cost: Cost) -> list[str]:
+def shown_stage(report: Report, hardware: Hardware = ()) -> Stage:
+    """The device a per-row view shows: the stage that sets the step time on the first device
+    given, else the one with the most FLOPs."""
+    return report.stages[hardware[0].stage] if hardware else report.shown
+
+
+def _cost_cells(row_or_cost: Row | Cost) -> list[str]:
+    if isinstance(row_or_cost, Row) and row_or_cost.comm is not None:
+        comm = row_or_cost.comm
+        return ["-", "-", "-", f"{comm.kind.value} {format_bytes(comm.message)}", "-"]
+    cost = row_or_cost.cost if isinstance(row_or_cost, Row) else row_or_cost
     return [
         format_flops(cost.flops),
         format_bytes(cost.weight_bytes),
@@ -48,8 +60,10 @@ def _cost_cells(cost: Cost) -> list[str]:
     ]
 
 
-def _block_count(row: Row, num_blocks: int) -> str:
-    return f"{row.blocks} / {num_blocks}" if row.per_block else "once"
+def _block_count(row: Row, stage: Stage, num_blocks: int) -> str:
+    if not row.per_block:
+        return "once"
+    return f"{row.blocks} / {len(stage.layers) if len(stage.layers) != num_blocks else num_blocks}"
 
 
 def describe_queries(report: Report) -> str:
@@ -58,38 +72,96 @@ def describe_queries(report: Report) -> str:
     return ", ".join(f"{n} x ({c} cached + {i} input)" for (c, i), n in groups.items())
 
 
-def storage_line(report: Report) -> str:
-    parts = " + ".join(f"({part.name}) {format_bytes(part.bytes)}" for part in report.storage_parts)
-    return f"Minimum Storage Requirement: {parts} = {format_bytes(report.storage_bytes)}"
+def storage_line(report: Report, stage: Stage | None = None) -> str:
+    stage = stage or report.shown
+    parts = [*stage.weight_parts, ("KV cache", stage.kv_cache_bytes)]
+    text = " + ".join(
+        f"({part[0] if isinstance(part, tuple) else part.name}) "
+        f"{format_bytes(part[1] if isinstance(part, tuple) else part.bytes)}"
+        for part in parts
+    )
+    who = "" if report.parallel.devices == 1 else " per device"
+    return f"Minimum Storage Requirement{who}: {text} = {format_bytes(stage.storage_bytes)}"
+
+
+def _bound_cell(timing: RowTiming) -> str:
+    return "fused" if timing.fused else timing.bound
 
 
 def render_table(report: Report, hardware: Hardware = ()) -> str:
+    stage = shown_stage(report, hardware)
     headers = list(_TABLE_HEADERS)
     for result in hardware:
         headers += [f"Time ({result.hardware.name})", f"Bound ({result.hardware.name})"]
     body = []
-    for i, row in enumerate(report.rows):
-        cells = [row.name, _block_count(row, report.num_blocks), *_cost_cells(row.cost)]
+    for i, row in enumerate(stage.rows):
+        cells = [row.name, _block_count(row, stage, report.num_blocks), *_cost_cells(row)]
         for result in hardware:
-            cells += [format_seconds(result.rows[i].time_s), _bound_cell(result.rows[i])]
+            timing = result.stage_rows[stage.index][i]
+            cells += [format_seconds(timing.time_s), _bound_cell(timing)]
         body.append(cells)
-    total = ["Total", "", *_cost_cells(report.total)]
+    total = ["Total", "", *_cost_cells(stage.total)]
     for result in hardware:
-        total += [format_seconds(result.step_time_s), result.bound]
+        total += [format_seconds(result.stage_times_s[stage.index]), result.bound]
     body.append(total)
-    header = (
+    lines = [
         f"Model: {report.source} ({report.model_type}, {report.num_blocks} blocks, "
-        f"{report.parameters['total']:,} parameters)\n"
-        f"Formats: {report.precision.describe()}\n"
-        f"Queries: {describe_queries(report)}\n"
-        "Per-block values; Total = every row x its block count.\n"
-    )
+        f"{report.parameters['total']:,} parameters)",
+        f"Formats: {report.precision.describe()}",
+        f"Queries: {describe_queries(report)}",
+    ]
+    if report.parallel.devices > 1:
+        where = (
+            f", stage {stage.index} (layers {stage.layers.start}-{stage.layers.stop - 1})"
+            if len(report.stages) > 1
+            else ""
+        )
+        lines.append(
+            f"Parallel: {report.parallel.label} = {report.parallel.devices} devices; the table "
+            f"shows one device{where}."
+        )
+        lines += [f"Note: {note}" for note in report.notes]
+    lines.append("Per-block values; Total = every row x its block count.")
     table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
-    text = f"{header}\n{table}\n\n{storage_line(report)}\n"
+    text = "\n".join(lines) + f"\n\n{table}\n\n{storage_line(report, stage)}\n"
+    if report.parallel.devices > 1:
+        text += parallel_summary(report, hardware)
     return text + (hardware_summary(hardware) if hardware else "")
 
 
-_LATENCY = {"decode": "TPOT", "prefill": "TTFT", "mixed": "step"}
+def parallel_summary(report: Report, hardware: Hardware = ()) -> str:
+    """Per-device memory and the whole model, and each pipeline stage when there are several."""
+    lines = [
+        f"Whole model: weights {format_bytes(report.model_weight_bytes)} + KV cache "
+        f"{format_bytes(report.model_kv_cache_bytes)} = "
+        f"{format_bytes(report.model_storage_bytes)}; the fullest device holds "
+        f"{format_bytes(report.device_memory_bytes)}, of which "
+        f"{format_bytes(max(s.replicated_weight_bytes for s in report.stages))} of weights "
+        "every tensor-parallel rank replicates."
+    ]
+    if len(report.stages) > 1:
+        headers = ["Stage", "Layers", "FLOPs", "Weights", "KV cache", "Memory"]
+        headers += [f"Time ({r.hardware.name})" for r in hardware]
+        body = [
+            [
+                str(stage.index),
+                f"{stage.layers.start}-{stage.layers.stop - 1}",
+                format_flops(stage.total.flops),
+                format_bytes(stage.weight_bytes),
+                format_bytes(stage.kv_cache_bytes),
+                format_bytes(stage.storage_bytes),
+                *[format_seconds(r.stage_times_s[stage.index]) for r in hardware],
+            ]
+            for stage in report.stages
+        ]
+        table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+        lines += [
+            "",
+            "Pipeline stages (one device each; the busiest sets the step time):",
+            "",
+            table,
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def hardware_summary(hardware: Hardware) -> str:
@@ -133,15 +205,12 @@ def hardware_summary(hardware: Hardware) -> str:
         table,
         "",
         "TPOT: time per output token (every query brings 1 token). TTFT: time to first token "
-        "(no query has a cache). step: a mixed batch. Memory needed = weights + KV cache; "
-        "Max batch: queries of this mix whose KV cache fits beside the weights on one device.",
+        "(no query has a cache). step: a mixed batch. Memory needed = weights + KV cache of the "
+        "fullest device; Min devices: devices whose memory holds the whole model's weights + KV; "
+        "Max batch: queries of this mix whose KV cache fits beside the weights.",
         *[f"Note: {note}" for note in notes],
     ]
     return "\n".join(lines) + "\n"
-
-
-def _bound_cell(timing: RowTiming) -> str:
-    return "fused" if timing.fused else timing.bound
 
 
 def _cost_json(cost: Cost) -> dict[str, Any]:
@@ -155,9 +224,30 @@ def _cost_json(cost: Cost) -> dict[str, Any]:
     }
 
 
+def _row_json(row: Row) -> dict[str, Any]:
+    data = {
+        "name": row.name,
+        "blocks": row.blocks,
+        "per_block": row.per_block,
+        "category": row.category.value,
+        "params": row.params,
+        **_cost_json(row.cost),
+    }
+    if row.comm is not None:
+        data["comm"] = {
+            "kind": row.comm.kind.value,
+            "message_bytes": json_number(row.comm.message),
+            "sent_bytes": json_number(row.comm.sent_bytes),
+            "group": row.comm.group,
+        }
+    return data
+
+
 def report_json(report: Report, hardware: Hardware = ()) -> dict[str, Any]:
-    """The JSON document as a dict (stable keys; raw integers)."""
+    """The JSON document as a dict (stable keys; raw integers). `layers`, `total` and `storage`
+    are one device's (the whole step without parallelism)."""
     precision = report.precision
+    stage = shown_stage(report, hardware)
     return {
         "model": {
             "source": report.source,
@@ -176,34 +266,49 @@ def report_json(report: Report, hardware: Hardware = ()) -> dict[str, Any]:
             },
             "applied": precision.applied,
         },
+        "parallel": {
+            "tensor": report.parallel.tp,
+            "pipeline": report.parallel.pp,
+            "expert": report.parallel.ep,
+            "devices": report.parallel.devices,
+            "stage_shown": stage.index,
+            "notes": list(report.notes),
+        },
         "queries": [{"cached_tokens": c, "input_tokens": n} for c, n in report.queries.queries],
-        "layers": [
-            {
-                "name": row.name,
-                "blocks": row.blocks,
-                "per_block": row.per_block,
-                "category": row.category.value,
-                "params": row.params,
-                **_cost_json(row.cost),
-            }
-            for row in report.rows
-        ],
-        "total": _cost_json(report.total),
+        "layers": [_row_json(row) for row in stage.rows],
+        "total": _cost_json(stage.total),
         "parameters": report.parameters,
         "storage": {
-            "weight_bytes": json_number(report.weight_bytes),
-            "kv_cache_bytes": json_number(report.kv_cache_bytes),
-            "total_bytes": json_number(report.storage_bytes),
+            "weight_bytes": json_number(stage.weight_bytes),
+            "kv_cache_bytes": json_number(stage.kv_cache_bytes),
+            "total_bytes": json_number(stage.storage_bytes),
+            "replicated_weight_bytes": json_number(stage.replicated_weight_bytes),
             "parts": [
                 {"name": part.name, "bytes": json_number(part.bytes)}
-                for part in report.storage_parts
-            ],
+                for part in (*stage.weight_parts,)
+            ]
+            + [{"name": "KV cache", "bytes": json_number(stage.kv_cache_bytes)}],
         },
-        "hardware": [_hardware_json(result) for result in hardware],
+        "model_storage": {
+            "weight_bytes": json_number(report.model_weight_bytes),
+            "kv_cache_bytes": json_number(report.model_kv_cache_bytes),
+            "total_bytes": json_number(report.model_storage_bytes),
+        },
+        "stages": [
+            {
+                "index": s.index,
+                "layers": [s.layers.start, s.layers.stop],
+                "flops": s.total.flops,
+                "weight_bytes": json_number(s.weight_bytes),
+                "kv_cache_bytes": json_number(s.kv_cache_bytes),
+            }
+            for s in report.stages
+        ],
+        "hardware": [_hardware_json(result, stage.index) for result in hardware],
     }
 
 
-def _hardware_json(r: HardwareResult) -> dict[str, Any]:
+def _hardware_json(r: HardwareResult, stage: int) -> dict[str, Any]:
     return {
         "name": r.hardware.name,
         "execution": r.execution.value,
@@ -218,6 +323,8 @@ def _hardware_json(r: HardwareResult) -> dict[str, Any]:
         "fits": r.fits,
         "min_devices": r.min_devices,
         "max_batch": r.max_batch,
+        "busiest_stage": r.stage,
+        "stage_times_s": list(r.stage_times_s),
         "notes": list(r.notes),
         "layers": [
             {
@@ -227,9 +334,10 @@ def _hardware_json(r: HardwareResult) -> dict[str, Any]:
                 "fused": t.fused,
                 "compute_time_s": t.compute_s,
                 "memory_time_s": t.memory_s,
+                "comm_time_s": t.comm_s,
                 "peak": t.peak,
             }
-            for t in r.rows
+            for t in r.stage_rows[stage]
         ],
     }
 
@@ -264,15 +372,23 @@ def _csv_cells(cost: Cost) -> list[Any]:
 def render_csv(report: Report, hardware: Hardware = ()) -> str:
     """One row per layer (per-block values and the block count) and a Total row (whole step);
     with hardware, a time and a bound column per device."""
+    stage = shown_stage(report, hardware)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     extra = [f"{key}[{r.hardware.name}]" for r in hardware for key in ("time_s", "bound")]
     writer.writerow([*_CSV_HEADERS, *extra])
-    for i, row in enumerate(report.rows):
-        timing = [v for r in hardware for v in (f"{r.rows[i].time_s:.6g}", r.rows[i].bound)]
+    for i, row in enumerate(stage.rows):
+        timing = [
+            v
+            for r in hardware
+            for v in (
+                f"{r.stage_rows[stage.index][i].time_s:.6g}",
+                r.stage_rows[stage.index][i].bound,
+            )
+        ]
         writer.writerow([row.name, row.blocks, *_csv_cells(row.cost), *timing])
-    totals = [v for r in hardware for v in (f"{r.step_time_s:.6g}", r.bound)]
-    writer.writerow(["Total", "", *_csv_cells(report.total), *totals])
+    totals = [v for r in hardware for v in (f"{r.stage_times_s[stage.index]:.6g}", r.bound)]
+    writer.writerow(["Total", "", *_csv_cells(stage.total), *totals])
     return out.getvalue()
 
 

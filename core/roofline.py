@@ -4,6 +4,7 @@ Per row (per block):  time = max(FLOPs / (peak x compute efficiency),
                                  bytes / (bandwidth x memory efficiency))
 and the row is compute-bound when the first term is the larger. `peak` is the dense peak of the
 row's compute format (see core/precision.py), with the device's fallback where it lacks one.
+A communication row takes the time its bytes need on the interconnect (core/parallel.py).
 
 Execution model (`execution`):
 - "fused" (default; what serving engines do): elementwise ops (norms, RoPE, activations,
@@ -11,8 +12,9 @@ Execution model (`execution`):
   their operands never round-trip memory and only their FLOPs take time.
 - "eager" (HuggingFace eager): every op is its own kernel and reads and writes memory.
 
-The step time is the sum over rows of time x blocks: ops run one after another, each at its own
-roofline (no overlap between ops).
+The step time of a device is the sum over its rows of time x blocks: ops run one after another,
+each at its own roofline, communication not overlapped. With pipeline parallelism the busiest
+stage decides the step time (steady-state pipelining).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from enum import Enum
 from fractions import Fraction
 
 from core.hardware import HardwareSpec
-from core.report import Report
+from core.report import Report, Stage
 from core.rows import OpKind, Row
 from core.utils import Number
 
@@ -39,27 +41,35 @@ class RowTiming:
     time_s: float  # per block
     compute_s: float  # FLOPs at peak, per block
     memory_s: float  # bytes at bandwidth, per block (0 for a fused elementwise op)
-    bound: str  # "compute" or "memory"
+    bound: str  # "compute", "memory" or "communication"
     peak: str  # the compute format whose peak was used
     fused: bool  # an elementwise op fused into a neighbour: only its FLOPs take time
+    comm_s: float = 0.0  # interconnect time, per block
 
 
 @dataclass(frozen=True)
 class HardwareResult:
     hardware: HardwareSpec
     execution: Execution
-    rows: tuple[RowTiming, ...]
+    stage: int  # the busiest pipeline stage, which decides the step time
+    stage_rows: tuple[tuple[RowTiming, ...], ...]  # per stage, per row
+    stage_times_s: tuple[float, ...]
     step_time_s: float
     phase: str  # "decode" (every query brings 1 token), "prefill" (none has a cache), "mixed"
     tokens_per_s: float  # decode: queries / step; prefill and mixed: input tokens / step
     bound: str  # the bound of the rows that take most of the step
     compute_utilization: float  # share of the device's peak compute achieved over the step
     bandwidth_utilization: float  # share of its peak memory bandwidth achieved over the step
-    storage_bytes: Number
+    storage_bytes: Number  # what the fullest device holds: weights + KV cache
     fits: bool
-    min_devices: int  # devices whose memory holds weights + KV (1 when it fits)
-    max_batch: int  # largest batch of this query mix whose weights + KV fit on one device
-    notes: tuple[str, ...]  # formats a device has no peak for, and what ran instead
+    min_devices: int  # devices whose memory holds the model's weights + KV (1 when it fits)
+    max_batch: int  # largest batch of this query mix whose weights + KV fit on the devices
+    notes: tuple[str, ...]  # formats a device has no peak for, what ran instead; untimed links
+
+    @property
+    def rows(self) -> tuple[RowTiming, ...]:
+        """Timings of the busiest stage's rows."""
+        return self.stage_rows[self.stage]
 
     @property
     def latency_label(self) -> str:
@@ -69,6 +79,10 @@ class HardwareResult:
 
 
 def time_row(row: Row, hw: HardwareSpec, execution: Execution) -> RowTiming:
+    if row.comm is not None:
+        link = hw.interconnect_bandwidth
+        comm_s = row.comm.seconds(link) if link else 0.0
+        return RowTiming(row.name, comm_s, 0.0, 0.0, "communication", row.peak, False, comm_s)
     used, peak = hw.peak_for(row.peak)
     compute_s = row.cost.flops / (peak * hw.compute_efficiency)
     fused = execution is Execution.FUSED and row.kind is OpKind.ELEMENTWISE
@@ -78,52 +92,72 @@ def time_row(row: Row, hw: HardwareSpec, execution: Execution) -> RowTiming:
     return RowTiming(row.name, max(compute_s, memory_s), compute_s, memory_s, bound, used, fused)
 
 
+def _stage_time(stage: Stage, timings: tuple[RowTiming, ...]) -> float:
+    return sum(t.time_s * row.blocks for t, row in zip(timings, stage.rows, strict=True))
+
+
 def on_hardware(
     report: Report, hw: HardwareSpec, execution: Execution = Execution.FUSED
 ) -> HardwareResult:
-    timings = tuple(time_row(row, hw, execution) for row in report.rows)
-    blocks = [row.blocks for row in report.rows]
-    step = sum(t.time_s * n for t, n in zip(timings, blocks, strict=True))
-    by_bound = {"compute": 0.0, "memory": 0.0}
-    for t, n in zip(timings, blocks, strict=True):
-        by_bound[t.bound] += t.time_s * n
+    stage_rows = tuple(
+        tuple(time_row(row, hw, execution) for row in stage.rows) for stage in report.stages
+    )
+    stage_times = tuple(
+        _stage_time(stage, timings)
+        for stage, timings in zip(report.stages, stage_rows, strict=True)
+    )
+    busiest = max(range(len(stage_times)), key=lambda i: stage_times[i])
+    stage, timings, step = report.stages[busiest], stage_rows[busiest], stage_times[busiest]
+
+    by_bound: dict[str, float] = {}
+    for t, row in zip(timings, stage.rows, strict=True):
+        by_bound[t.bound] = by_bound.get(t.bound, 0.0) + t.time_s * row.blocks
     # Achieved shares: the time the step's FLOPs (bytes) need at the datasheet peak, over the step.
     at_peak = sum(
-        row.cost.flops * n / hw.peak_for(row.peak)[1]
-        for row, n in zip(report.rows, blocks, strict=True)
+        row.cost.flops * row.blocks / hw.peak_for(row.peak)[1]
+        for row in stage.rows
+        if row.comm is None
     )
-    moved = sum(t.memory_s * n for t, n in zip(timings, blocks, strict=True))
-    moved_at_peak = moved * hw.memory_efficiency
+    moved = sum(t.memory_s * row.blocks for t, row in zip(timings, stage.rows, strict=True))
 
     queries = report.queries
     phase = "decode" if queries.is_decode else "prefill" if queries.is_prefill else "mixed"
     produced = queries.num_queries if phase == "decode" else queries.total_input_tokens
-    storage = report.storage_bytes
-    spare = hw.memory_bytes - report.weight_bytes
-    per_query_kv = Fraction(report.kv_cache_bytes) / queries.num_queries
-    max_batch = int(spare // per_query_kv) if spare > 0 else 0
-    notes = tuple(
-        sorted(
-            {
-                f"{hw.name} has no {row.peak} peak: counted at {t.peak}"
-                for row, t in zip(report.rows, timings, strict=True)
-                if t.peak != row.peak and row.cost.flops
-            }
-        )
-    )
+    storage = report.device_memory_bytes
+    untimed = any(row.comm is not None for row in stage.rows) and not hw.interconnect_bandwidth
+    notes = {
+        f"{hw.name} has no {row.peak} peak: counted at {t.peak}"
+        for row, t in zip(stage.rows, timings, strict=True)
+        if row.comm is None and t.peak != row.peak and row.cost.flops
+    }
+    if untimed:
+        notes.add(f"{hw.name} has no interconnect bandwidth: communication not timed")
     return HardwareResult(
         hardware=hw,
         execution=execution,
-        rows=timings,
+        stage=busiest,
+        stage_rows=stage_rows,
+        stage_times_s=stage_times,
         step_time_s=step,
         phase=phase,
         tokens_per_s=produced / step if step else math.inf,
         bound=max(by_bound, key=lambda b: by_bound[b]),
         compute_utilization=at_peak / step if step else 0.0,
-        bandwidth_utilization=moved_at_peak / step if step else 0.0,
+        bandwidth_utilization=moved * hw.memory_efficiency / step if step else 0.0,
         storage_bytes=storage,
         fits=storage <= hw.memory_bytes,
-        min_devices=max(1, math.ceil(Fraction(storage) / hw.memory_bytes)),
-        max_batch=max_batch,
-        notes=notes,
+        min_devices=max(1, math.ceil(Fraction(report.model_storage_bytes) / hw.memory_bytes)),
+        max_batch=_max_batch(report, hw),
+        notes=tuple(sorted(notes)),
     )
+
+
+def _max_batch(report: Report, hw: HardwareSpec) -> int:
+    """Queries of this mix whose KV cache fits beside the weights on every device."""
+    batch = None
+    for stage in report.stages:
+        spare = hw.memory_bytes - stage.weight_bytes
+        per_query = Fraction(stage.kv_cache_bytes) / report.queries.num_queries
+        fits = 0 if spare <= 0 else int(spare // per_query) if per_query else 10**18
+        batch = fits if batch is None else min(batch, fits)
+    return batch or 0

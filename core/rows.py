@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from core.ops import Cost
+from core.parallel import Comm
 from core.utils import Number
 
 
@@ -18,6 +19,7 @@ class OpKind(Enum):
     ATTENTION = "attention"  # QK^T, softmax, PV on activations and the KV cache
     ELEMENTWISE = "elementwise"  # norms, RoPE, activations, adds: vector units, fusible
     GATHER = "gather"  # embedding lookup: memory only
+    COMM = "comm"  # a collective or send between devices: interconnect only
 
 
 class Category(Enum):
@@ -37,9 +39,10 @@ class Category(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """`cost` is per run of the op in one block; `params` (and `param_bytes`, at their stored
-    format) is what one block holds for it. `peak` names the hardware peak the op's FLOPs run at.
-    Model-level rows (embedding, final norm, LM head) have `per_block=False` and run once."""
+    """`cost` is per run of the op in one block, on one device; `params` (and `param_bytes`, at
+    their stored format) is what one block holds for it on that device. `peak` names the hardware
+    peak the op's FLOPs run at. Model-level rows (embedding, final norm, LM head) have
+    `per_block=False` and run once."""
 
     name: str
     cost: Cost
@@ -50,6 +53,8 @@ class Row:
     category: Category = Category.OTHER
     blocks: int = 1
     per_block: bool = True
+    replicated: bool = False  # every tensor-parallel rank holds and runs all of it
+    comm: Comm | None = None  # what a COMM row sends
 
     @property
     def total_cost(self) -> Cost:
