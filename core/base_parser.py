@@ -398,10 +398,11 @@ class BaseModelConfigParser(ABC):
         return self._elementwise(name, cost, category)
 
     def set_op_sum_req(self, name: str, tokens: int, width: int, operands: int = 2) -> Row:
+        """A sum of full-width activations (residual adds): every tensor-parallel rank does it."""
         cost = ops.elementwise_sum(
             tokens, width, operands=operands, w=self.precision.activation.bytes
         )
-        return self._elementwise(name, cost)
+        return replace(self._elementwise(name, cost), replicated=True)
 
     def set_op_moe_combine_req(self, name: str, tokens: int, top_k: int, shared: bool) -> Row:
         cost = ops.moe_combine(
@@ -411,7 +412,7 @@ class BaseModelConfigParser(ABC):
             shared=shared,
             w=self.precision.activation.bytes,
         )
-        return self._elementwise(name, cost)
+        return replace(self._elementwise(name, cost), replicated=True)
 
     def set_op_allreduce_req(self, name: str, tokens: int) -> list[Row]:
         """The tensor-parallel all-reduce of a T x h activation (none on one rank)."""

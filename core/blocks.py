@@ -121,7 +121,8 @@ class Attention:
             rot_dim = self.head_dim if self.rot_dim is None else self.rot_dim
             rows.append(p.set_op_rope_req("Attn - RoPE", tokens, heads + kv_heads, rot_dim))
         label = "" if self.pattern.kind is MaskKind.FULL else f" ({self.pattern.label})"
-        rows.append(p.set_op_sdpa_req(f"Attn - SDPA{label}", queries.queries, self))
+        local = replace(self, heads=heads, kv_heads=kv_heads)  # this rank's heads
+        rows.append(p.set_op_sdpa_req(f"Attn - SDPA{label}", queries.queries, local))
         rows.append(
             p.set_op_proj_req(
                 "Attn - O_Proj",

@@ -16,6 +16,7 @@ from core.ops import Cost
 from core.report import Report, Stage
 from core.roofline import HardwareResult, RowTiming
 from core.rows import Row
+from core.sizing import Fit
 from core.units import (
     format_bytes,
     format_flops,
@@ -27,6 +28,7 @@ from core.units import (
 )
 
 Hardware = Sequence[HardwareResult]
+Fits = Sequence["Fit | None"]
 
 _TABLE_HEADERS = (
     "Layer",
@@ -88,7 +90,7 @@ def _bound_cell(timing: RowTiming) -> str:
     return "fused" if timing.fused else timing.bound
 
 
-def render_table(report: Report, hardware: Hardware = ()) -> str:
+def render_table(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
     stage = shown_stage(report, hardware)
     headers = list(_TABLE_HEADERS)
     for result in hardware:
@@ -126,7 +128,7 @@ def render_table(report: Report, hardware: Hardware = ()) -> str:
     text = "\n".join(lines) + f"\n\n{table}\n\n{storage_line(report, stage)}\n"
     if report.parallel.devices > 1:
         text += parallel_summary(report, hardware)
-    return text + (hardware_summary(hardware) if hardware else "")
+    return text + (hardware_summary(hardware, fits) if hardware else "")
 
 
 def parallel_summary(report: Report, hardware: Hardware = ()) -> str:
@@ -164,7 +166,15 @@ def parallel_summary(report: Report, hardware: Hardware = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def hardware_summary(hardware: Hardware) -> str:
+def _fit_cell(fit: Fit | None) -> str:
+    if fit is None:
+        return "none <= 512"
+    p = fit.parallel
+    split = " x ".join(f"{name} {n}" for name, n in (("TP", p.tp), ("PP", p.pp)) if n > 1)
+    return f"{p.devices} ({split})" if split else "1"
+
+
+def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
     """One row of totals per device, side by side, and the notes."""
     first = hardware[0]
     produced = "generated" if first.phase == "decode" else "processed"
@@ -190,10 +200,10 @@ def hardware_summary(hardware: Hardware) -> str:
             format_share(r.bandwidth_utilization),
             f"{format_bytes(r.storage_bytes)} / {format_bytes(r.hardware.memory_bytes)}",
             "yes" if r.fits else "no",
-            str(r.min_devices),
+            _fit_cell(fits[i]) if fits else str(r.min_devices),
             str(r.max_batch),
         ]
-        for r in hardware
+        for i, r in enumerate(hardware)
     ]
     notes = sorted({note for r in hardware for note in r.notes})
     table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
@@ -206,8 +216,9 @@ def hardware_summary(hardware: Hardware) -> str:
         "",
         "TPOT: time per output token (every query brings 1 token). TTFT: time to first token "
         "(no query has a cache). step: a mixed batch. Memory needed = weights + KV cache of the "
-        "fullest device; Min devices: devices whose memory holds the whole model's weights + KV; "
-        "Max batch: queries of this mix whose KV cache fits beside the weights.",
+        "fullest device; Min devices: the fewest devices (and their split, TP in powers of two) "
+        "whose memory holds each one's share; Max batch: queries of this mix whose KV cache "
+        "fits beside the weights.",
         *[f"Note: {note}" for note in notes],
     ]
     return "\n".join(lines) + "\n"
@@ -243,7 +254,7 @@ def _row_json(row: Row) -> dict[str, Any]:
     return data
 
 
-def report_json(report: Report, hardware: Hardware = ()) -> dict[str, Any]:
+def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dict[str, Any]:
     """The JSON document as a dict (stable keys; raw integers). `layers`, `total` and `storage`
     are one device's (the whole step without parallelism)."""
     precision = report.precision
@@ -304,11 +315,23 @@ def report_json(report: Report, hardware: Hardware = ()) -> dict[str, Any]:
             }
             for s in report.stages
         ],
-        "hardware": [_hardware_json(result, stage.index) for result in hardware],
+        "hardware": [
+            _hardware_json(result, stage.index, fits[i] if fits else None)
+            for i, result in enumerate(hardware)
+        ],
     }
 
 
-def _hardware_json(r: HardwareResult, stage: int) -> dict[str, Any]:
+def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, Any]:
+    smallest = None
+    if fit is not None:
+        smallest = {
+            "devices": fit.parallel.devices,
+            "tensor": fit.parallel.tp,
+            "pipeline": fit.parallel.pp,
+            "expert": fit.parallel.ep,
+            "step_time_s": fit.step_time_s,
+        }
     return {
         "name": r.hardware.name,
         "execution": r.execution.value,
@@ -321,7 +344,8 @@ def _hardware_json(r: HardwareResult, stage: int) -> dict[str, Any]:
         "storage_bytes": json_number(r.storage_bytes),
         "memory_bytes": r.hardware.memory_bytes,
         "fits": r.fits,
-        "min_devices": r.min_devices,
+        "min_devices": fit.parallel.devices if fit else r.min_devices,
+        "smallest_fit": smallest,
         "max_batch": r.max_batch,
         "busiest_stage": r.stage,
         "stage_times_s": list(r.stage_times_s),
@@ -342,8 +366,8 @@ def _hardware_json(r: HardwareResult, stage: int) -> dict[str, Any]:
     }
 
 
-def render_json(report: Report, hardware: Hardware = ()) -> str:
-    return json.dumps(report_json(report, hardware), indent=2) + "\n"
+def render_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
+    return json.dumps(report_json(report, hardware, fits), indent=2) + "\n"
 
 
 _CSV_HEADERS = (
@@ -369,7 +393,7 @@ def _csv_cells(cost: Cost) -> list[Any]:
     ]
 
 
-def render_csv(report: Report, hardware: Hardware = ()) -> str:
+def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
     """One row per layer (per-block values and the block count) and a Total row (whole step);
     with hardware, a time and a bound column per device."""
     stage = shown_stage(report, hardware)

@@ -9,7 +9,7 @@ _SI = ["", "k", "M", "G", "T", "P", "E", "Z", "Y", "R", "Q"]
 _BINARY = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi", "Ri", "Qi"]
 
 
-def _scaled(value: Number, base: int, prefixes: list[str]) -> tuple[float, str]:
+def _scaled(value: Number | float, base: int, prefixes: list[str]) -> tuple[float, str]:
     scaled, index = float(value), 0
     while abs(scaled) >= base and index < len(prefixes) - 1:
         scaled /= base
@@ -25,7 +25,7 @@ def format_flops(value: Number) -> str:
     return f"{scaled:.2f} {prefix}FLOPs"
 
 
-def format_bytes(value: Number) -> str:
+def format_bytes(value: Number | float) -> str:
     """1536 -> '1.50 KiB' (binary: 1 KiB = 1024 B). Fractional byte counts keep two decimals."""
     if value < 1024:
         return f"{value} B" if value == int(value) else f"{float(value):.2f} B"
