@@ -126,6 +126,7 @@ class BaseModelConfigParser(ABC):
             kv_cache=kv_cache_dtype,
         )
         self.layers: tuple[Block, ...] = tuple(self.get_layer_list())
+        self.distinct_blocks: frozenset[Block] = frozenset(self.layers)
         self._kinds: dict[range, Counter[Block]] = {}
         self.parallel = SINGLE_DEVICE
         self.set_parallel(parallel)
@@ -133,7 +134,7 @@ class BaseModelConfigParser(ABC):
     def set_parallel(self, parallel: Parallelism) -> None:
         """Cut the step into one device's share (see core/parallel.py); checks the degrees."""
         where = f"{self.model_type}: --tensor-parallel {parallel.tp}"
-        for block in set(self.layers):
+        for block in self.distinct_blocks:
             problem = block.attention.check(parallel.tp) or block.ffn.check(
                 parallel.tp, parallel.ep
             )
@@ -149,7 +150,7 @@ class BaseModelConfigParser(ABC):
     def parallel_notes(self) -> list[str]:
         """What the split replicates, for the output."""
         tp, notes = self.parallel.tp, set()
-        for block in set(self.layers):
+        for block in self.distinct_blocks:
             attention = block.attention
             if isinstance(attention, MlaAttention):
                 if tp > 1:
@@ -217,12 +218,12 @@ class BaseModelConfigParser(ABC):
         """Bytes of K and V one device of `stage` holds at the end of the step: per query and
         layer, the tokens the layer keeps (all of them; at most the window - 1 for sliding or
         chunked layers) times the values one token leaves there on this device."""
-        lengths = queries.kv_lengths
+        lengths = queries.kv_length_groups
         tp = self.parallel.tp
         values = sum(
             count
             * block.attention.kv_values_per_token(tp)
-            * sum(block.attention.pattern.tokens_held(length) for length in lengths)
+            * sum(n * block.attention.pattern.tokens_held(length) for length, n in lengths)
             for block, count in self._stage_kinds(self.stages()[stage]).items()
         )
         return values * self.precision.kv_cache.bytes
@@ -278,7 +279,7 @@ class BaseModelConfigParser(ABC):
             per_block=False,
         )
         reduce = self.set_op_allreduce_req("Embedding - AllReduce", tokens)
-        return [row, *(replace(r, per_block=False) for r in reduce)]
+        return [row, *(r.once() for r in reduce)]
 
     def _head_rows(self, queries: QueryConfig) -> list[Row]:
         """Final norm over every new token, then logits for the last token of each query (what
@@ -295,7 +296,7 @@ class BaseModelConfigParser(ABC):
             head = replace(head, cost=head.cost + ops.logit_softcap(queries_n * v))
         if self.dims.tie_word_embeddings:
             head = replace(head, params=0, param_bytes=0)
-        rows = [replace(norm, per_block=False), replace(head, per_block=False)]
+        rows = [norm.once(), head.once()]
         if self.parallel.tp > 1:
             logits = queries_n * self.dims.vocab_size * self.precision.activation.bytes
             comm = Comm(CommKind.ALL_GATHER, logits, self.parallel.tp)
@@ -360,8 +361,26 @@ class BaseModelConfigParser(ABC):
             replicated=replicated,
         )
 
-    def _elementwise(self, name: str, cost: ops.Cost, category: Category = Category.OTHER) -> Row:
-        return Row(name, cost, OpKind.ELEMENTWISE, VECTOR_PEAK, category=category)
+    def _elementwise(
+        self,
+        name: str,
+        cost: ops.Cost,
+        category: Category = Category.OTHER,
+        *,
+        params: int = 0,
+        param_bytes: Number = 0,
+        replicated: bool = False,
+    ) -> Row:
+        return Row(
+            name,
+            cost,
+            OpKind.ELEMENTWISE,
+            VECTOR_PEAK,
+            params,
+            param_bytes,
+            category,
+            replicated=replicated,
+        )
 
     def set_op_rope_req(self, name: str, tokens: int, heads: int, rot_dim: int) -> Row:
         return self._elementwise(
@@ -384,8 +403,10 @@ class BaseModelConfigParser(ABC):
             unit_offset=self.rmsnorm_unit_offset,
         )
         params = gains * width
-        return replace(
-            self._elementwise(name, cost, Category.NORM),
+        return self._elementwise(
+            name,
+            cost,
+            Category.NORM,
             params=params,
             param_bytes=params * fmt.bytes,
             replicated=replicated,
@@ -402,7 +423,7 @@ class BaseModelConfigParser(ABC):
         cost = ops.elementwise_sum(
             tokens, width, operands=operands, w=self.precision.activation.bytes
         )
-        return replace(self._elementwise(name, cost), replicated=True)
+        return self._elementwise(name, cost, replicated=True)
 
     def set_op_moe_combine_req(self, name: str, tokens: int, top_k: int, shared: bool) -> Row:
         cost = ops.moe_combine(
@@ -412,7 +433,7 @@ class BaseModelConfigParser(ABC):
             shared=shared,
             w=self.precision.activation.bytes,
         )
-        return replace(self._elementwise(name, cost), replicated=True)
+        return self._elementwise(name, cost, replicated=True)
 
     def set_op_allreduce_req(self, name: str, tokens: int) -> list[Row]:
         """The tensor-parallel all-reduce of a T x h activation (none on one rank)."""
@@ -432,13 +453,13 @@ class BaseModelConfigParser(ABC):
     def set_op_sdpa_req(
         self,
         name: str,
-        queries: Sequence[tuple[int, int]],
+        queries: Sequence[tuple[tuple[int, int], int]],
         attention: Attention,
         *,
         shared_kv: bool = False,
     ) -> Row:
-        """Attention of `queries` ((cached, input) pairs). Sinks (one logit per head) are
-        parameters of this op."""
+        """Attention of `queries` (((cached, input), count) groups). Sinks (one logit per head)
+        are parameters of this op."""
         weights = self.precision.weight_for(Category.ATTN_CORE)
         cost = ops.sdpa(
             queries,

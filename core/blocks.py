@@ -122,7 +122,7 @@ class Attention:
             rows.append(p.set_op_rope_req("Attn - RoPE", tokens, heads + kv_heads, rot_dim))
         label = "" if self.pattern.kind is MaskKind.FULL else f" ({self.pattern.label})"
         local = replace(self, heads=heads, kv_heads=kv_heads)  # this rank's heads
-        rows.append(p.set_op_sdpa_req(f"Attn - SDPA{label}", queries.queries, local))
+        rows.append(p.set_op_sdpa_req(f"Attn - SDPA{label}", queries.groups, local))
         rows.append(
             p.set_op_proj_req(
                 "Attn - O_Proj",
@@ -214,12 +214,12 @@ class MlaAttention:
             # the rotary part: every query head's rope dims and the one shared key's
             p.set_op_rope_req("Attn - RoPE", tokens, heads + 1, self.rope_dim),
         ]
-        absorbed = [(c, n) for c, n in queries.queries if self._absorbed(n)]
-        expanded = [(c, n) for c, n in queries.queries if not self._absorbed(n)]
+        absorbed = [(q, count) for q, count in queries.groups if self._absorbed(q[1])]
+        expanded = [(q, count) for q, count in queries.groups if not self._absorbed(q[1])]
         kv_b_params_elsewhere = bool(expanded)
         if expanded:
             # HF decompresses every key the expanded queries attend to, cached or new
-            keys = sum(self.pattern.keys_read(c, n) for c, n in expanded)
+            keys = sum(count * self.pattern.keys_read(c, n) for (c, n), count in expanded)
             rows.append(
                 p.set_op_proj_req(
                     "Attn - KV_B_Proj",
@@ -231,7 +231,7 @@ class MlaAttention:
             )
             rows.append(p.set_op_sdpa_req("Attn - SDPA", expanded, self.expanded_view(tp)))
         if absorbed:
-            absorbed_tokens = sum(n for _, n in absorbed)
+            absorbed_tokens = sum(count * n for (_, n), count in absorbed)
             folded = [
                 p.set_op_proj_req(
                     "Attn - Q_Absorb",

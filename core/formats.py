@@ -7,7 +7,7 @@ sub-byte formats are exact rationals (mxfp4 = 4 + 8/32 = 17/4 bits). Byte counts
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from core.errors import ConfigError
@@ -22,12 +22,12 @@ class DataFormat:
     peak: str
     aliases: tuple[str, ...] = ()
     note: str = ""
+    bytes: int | Fraction = field(init=False, repr=False, compare=False)
+    """Bytes per element: an int for whole-byte formats, else an exact Fraction."""
 
-    @property
-    def bytes(self) -> int | Fraction:
-        """Bytes per element: an int for whole-byte formats, else an exact Fraction."""
+    def __post_init__(self) -> None:
         width = self.bits / 8
-        return int(width) if width.denominator == 1 else width
+        object.__setattr__(self, "bytes", int(width) if width.denominator == 1 else width)
 
 
 # NB: float8_e4m3_block128 keeps one fp32 scale per 128 x 128 weight block: 8 + 32/16384 bits.

@@ -187,7 +187,7 @@ SOFTCAP_FLOPS_PER_SCORE = 3
 
 
 def sdpa(
-    queries: Iterable[tuple[int, int]],
+    queries: Iterable[tuple[tuple[int, int], int]],
     pattern: AttentionPattern,
     *,
     heads: int,
@@ -202,6 +202,7 @@ def sdpa(
 ) -> Cost:
     """Scaled dot-product attention, FlashAttention style (scores never reach memory), causal.
 
+    `queries` are ((cached, input), count) groups of identical queries.
     For query q with c cached and n new tokens, the new tokens attend to P_q (query, key) pairs
     (n*c + n(n+1)/2 under full attention, clipped by a sliding window or chunk: see
     core/attention.py) and read the K and V of K_q distinct keys.
@@ -215,10 +216,10 @@ def sdpa(
         MLA's latent attention); writes the output (T*heads*v_dim).
     """
     pairs = keys = tokens = 0
-    for cached, new in queries:
-        pairs += pattern.pairs(cached, new)
-        keys += pattern.keys_read(cached, new)
-        tokens += new
+    for (cached, new), count in queries:
+        pairs += count * pattern.pairs(cached, new)
+        keys += count * pattern.keys_read(cached, new)
+        tokens += count * new
     matmul = 2 * heads * (qk_dim + v_dim) * pairs
     per_score = SOFTMAX_FLOPS_PER_SCORE + (SOFTCAP_FLOPS_PER_SCORE if softcap else 0)
     softmax = (

@@ -94,9 +94,11 @@ class Report:
     model_kv_cache_bytes: Number  # the whole model's KV cache (one copy)
     notes: tuple[str, ...] = ()  # what the parallel split replicates
 
-    @property
+    @cached_property
     def shown(self) -> Stage:
         """The stage a device-level view shows: the one with the most FLOPs."""
+        if len(self.stages) == 1:
+            return self.stages[0]
         return max(self.stages, key=lambda stage: stage.total.flops)
 
     @property

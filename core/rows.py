@@ -60,6 +60,38 @@ class Row:
     def total_cost(self) -> Cost:
         return self.cost * self.blocks
 
+    def once(self) -> Row:
+        """This op as a model-level row, run once per step (embedding, final norm, LM head)."""
+        return Row(
+            self.name,
+            self.cost,
+            self.kind,
+            self.peak,
+            self.params,
+            self.param_bytes,
+            self.category,
+            self.blocks,
+            False,
+            self.replicated,
+            self.comm,
+        )
+
+    def with_blocks(self, blocks: int) -> Row:
+        """This op run by `blocks` blocks (dataclasses.replace is slow on a hot path)."""
+        return Row(
+            self.name,
+            self.cost,
+            self.kind,
+            self.peak,
+            self.params,
+            self.param_bytes,
+            self.category,
+            blocks,
+            self.per_block,
+            self.replicated,
+            self.comm,
+        )
+
 
 def merge_block_rows(groups: Iterable[tuple[list[Row], int]]) -> list[Row]:
     """Rows of each distinct kind of block, weighted by how many blocks are of that kind, merged:
@@ -68,28 +100,33 @@ def merge_block_rows(groups: Iterable[tuple[list[Row], int]]) -> list[Row]:
     (Llama 4's global SDPA lands beside the chunked one, before O_Proj).
 
     Two *different* ops under one name are a parser bug (the table would be ambiguous)."""
-    merged: list[Row] = []
+    groups = list(groups)
+    if len(groups) == 1:  # every block alike (most models): nothing to merge
+        rows, count = groups[0]
+        if len({row.name for row in rows}) != len(rows):
+            raise ValueError("two different ops share a name")
+        return [row.with_blocks(count) for row in rows]
+    merged: list[Row] = []  # rows as built (blocks=1): equal rows are the same op
+    counts: list[int] = []
     for rows, count in groups:
         pending: list[Row] = []
         end = len(merged)  # where ops not shared with any later op of this group go
         for row in rows:
-            position = next((i for i, seen in enumerate(merged) if _same_op(seen, row)), None)
+            position = next((i for i, seen in enumerate(merged) if seen == row), None)
             if position is None:
                 if any(seen.name == row.name for seen in merged + pending):
                     raise ValueError(f"two different ops are both named {row.name!r}")
-                pending.append(replace(row, blocks=count))
+                pending.append(row)
                 continue
             merged[position:position] = pending
+            counts[position:position] = [count] * len(pending)
             position += len(pending)
             pending = []
-            merged[position] = replace(merged[position], blocks=merged[position].blocks + count)
+            counts[position] += count
             end = position + 1
         merged[end:end] = pending
-    return merged
-
-
-def _same_op(a: Row, b: Row) -> bool:
-    return replace(a, blocks=1) == replace(b, blocks=1)
+        counts[end:end] = [count] * len(pending)
+    return [row if n == 1 else row.with_blocks(n) for row, n in zip(merged, counts, strict=True)]
 
 
 def combined(name: str, parts: Iterable[Row]) -> Row:

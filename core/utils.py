@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -38,13 +39,16 @@ class QueryConfig:
                 f"--cached-tokens has {len(self.cached_tokens)} values but --input-tokens has "
                 f"{len(self.input_tokens)}: give one of each per query"
             )
-        for q, (cached, new) in enumerate(self.queries):
-            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (cached, new)):
-                raise UsageError(f"query {q}: token counts must be integers, got {cached}, {new}")
-            if cached < 0:
-                raise UsageError(f"query {q}: cached tokens must be >= 0, got {cached}")
-            if new < 1:
-                raise UsageError(f"query {q}: input tokens must be >= 1, got {new}")
+        for (cached, new), _ in self.groups:  # each distinct query shape once
+            problem = None
+            if not all(type(v) is int for v in (cached, new)):
+                problem = f"token counts must be integers, got {cached}, {new}"
+            elif cached < 0:
+                problem = f"cached tokens must be >= 0, got {cached}"
+            elif new < 1:
+                problem = f"input tokens must be >= 1, got {new}"
+            if problem:
+                raise UsageError(f"query {self.queries.index((cached, new))}: {problem}")
 
     @classmethod
     def from_lists(
@@ -61,10 +65,16 @@ class QueryConfig:
             cached, inputs = list(cached) * repeat, list(inputs) * repeat
         return cls(tuple(cached), tuple(inputs))
 
-    @property
+    @cached_property
     def queries(self) -> list[tuple[int, int]]:
         """(cached, input) per query."""
         return list(zip(self.cached_tokens, self.input_tokens, strict=True))
+
+    @cached_property
+    def groups(self) -> tuple[tuple[tuple[int, int], int], ...]:
+        """((cached, input), how many queries) per distinct query shape, first seen first: per-query
+        costs are computed once per shape."""
+        return tuple(Counter(self.queries).items())
 
     @property
     def num_queries(self) -> int:
@@ -79,6 +89,11 @@ class QueryConfig:
     def kv_lengths(self) -> list[int]:
         """L_q = cached + input: the context each query reaches at the end of the step."""
         return [c + n for c, n in self.queries]
+
+    @property
+    def kv_length_groups(self) -> list[tuple[int, int]]:
+        """(L_q, how many queries) per distinct query shape."""
+        return [(c + n, count) for (c, n), count in self.groups]
 
     @property
     def is_decode(self) -> bool:

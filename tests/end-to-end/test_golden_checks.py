@@ -245,3 +245,56 @@ def test_qwen3_235b_mixed_batch_counts() -> None:
     # 94 layers x (1024 + 3 x 2049 tokens) x K, V of 4 heads x 128 x 2 B = 1,380,501,504 B
     kv = 94 * (1024 + 3 * 2049) * 2 * 4 * 128 * 2
     assert f"(KV cache) {kv / 2**30:.2f} GiB" in text
+
+
+def test_tensor_parallel_golden_per_device_memory_by_hand() -> None:
+    # Llama-3.1-70B, TP 4: per layer a device holds q 8192 x 2048 (16 of 64 heads), k and v
+    # 8192 x 256 (2 of 8 KV heads), o 2048 x 8192, gate/up/down 3 x 8192 x 7168 (28672 / 4) and
+    # the two norms' 2 x 8192 (replicated); plus 128256 / 4 rows of the embedding and of the LM
+    # head, and the final norm. KV: 80 layers x 32 x 4096 tokens x (K, V) x 2 heads x 128.
+    layer = 8192 * 2048 + 2 * 8192 * 256 + 2048 * 8192 + 3 * 8192 * 7168 + 2 * 8192
+    weights = 2 * (80 * layer + 2 * 32064 * 8192 + 8192)
+    kv = 80 * 32 * 4096 * 2 * 2 * 128 * 2
+    text = golden("llama31_70b_tp4_decode_h100")
+    assert f"= {(weights + kv) / 2**30:.2f} GiB" in text and "(KV cache) 10.00 GiB" in text
+    # memory-bound: the step reads each device's weights and KV once at 3.35 TB/s (+ the
+    # all-reduces: 161 x 2 x 3/4 x 512 KiB at 450 GB/s, and the logits' all-gather)
+    reads = weights - 2 * 2 * 32064 * 8192 + 2 * 32064 * 8192 + kv  # one embedding shard read
+    links = 161 * 1.5 * 32 * 8192 * 2 + 0.75 * 32 * 128256 * 2
+    expected_ms = 1e3 * (reads / 3350e9 + links / 450e9)
+    match = re.search(r"\| H100-SXM5-80GB \| TPOT ([\d.]+) ms", text)
+    assert match is not None and float(match.group(1)) == pytest.approx(expected_ms, rel=0.02)
+
+
+def test_pipeline_golden_stages() -> None:
+    doc = json.loads(golden("llama31_70b_tp2_pp2_json"))
+    assert doc["parallel"] == {
+        "tensor": 2,
+        "pipeline": 2,
+        "expert": 1,
+        "devices": 4,
+        "stage_shown": doc["hardware"][0]["busiest_stage"],
+        "notes": [],
+    }
+    assert [s["layers"] for s in doc["stages"]] == [[0, 40], [40, 80]]
+    (h100,) = doc["hardware"]
+    assert h100["step_time_s"] == max(h100["stage_times_s"])
+    # the last stage also runs the 128256 x 8192 LM head: it is the busiest
+    assert h100["busiest_stage"] == 1
+    names = [layer["name"] for layer in doc["layers"]]
+    assert names[-2:] == ["LM Head", "LM Head - AllGather"] and "Embedding" not in names
+
+
+def test_sweep_goldens_agree_and_add_up() -> None:
+    rows = list(csv.DictReader(io.StringIO(golden("llama31_8b_sweep_csv"))))
+    assert len(rows) == 4 * 2 * 2  # batch x context x devices
+    for row in rows:
+        batch, step = int(row["batch_size"]), float(row["step_time_s"])
+        assert float(row["tokens_per_s"]) == pytest.approx(batch / step)
+    # decode FLOPs: 2 x 7.50e9 non-embedding parameters per token + attention, 4 x 32 heads x
+    # 128 x 1025 keys x 32 layers per query (+ < 0.5% of norms, softmax, activations)
+    one = next(r for r in rows if r["batch_size"] == "1" and r["cached_tokens"] == "1024")
+    params = 8_030_261_248 - 128256 * 4096
+    assert int(one["flops"]) == pytest.approx(2 * params + 4 * 32 * 128 * 1025 * 32, rel=0.005)
+    table = golden("llama31_8b_sweep_table")
+    assert table.count("\n| ") == 8 + 1  # a header and one line per scenario

@@ -64,16 +64,21 @@ def test_sdpa_full_gqa() -> None:
     # Q: 2 * 2 * 4 = 16 elements; K, V: 5 keys * 1 head * 8 = 40 -> 56 elements = 112 B
     # Out: 16 elements = 32 B
     cost = ops.sdpa(
-        [(3, 2)], AttentionPattern(), heads=2, kv_heads=1, qk_dim=4, v_dim=4, w_act=2, w_kv=2
+        [((3, 2), 1)], AttentionPattern(), heads=2, kv_heads=1, qk_dim=4, v_dim=4, w_act=2, w_kv=2
     )
     assert cost == Cost(394, 288, 0, 112, 32)
+    # three such queries cost three times as much (groups of identical queries)
+    triple = ops.sdpa(
+        [((3, 2), 3)], AttentionPattern(), heads=2, kv_heads=1, qk_dim=4, v_dim=4, w_act=2, w_kv=2
+    )
+    assert triple == cost * 3
 
 
 def test_sdpa_kv_width_is_separate_and_window_clips() -> None:
     # window 2 at decode after 10 cached: 2 pairs, 2 keys; 1 head, head_dim 2
     # matmul 2 * 1 * 4 * 2 = 16; softmax 5*2 + 1*1*2 = 12; K/V 2 keys * 4 values * 1 B (fp8)
     cost = ops.sdpa(
-        [(10, 1)],
+        [((10, 1), 1)],
         AttentionPattern(MaskKind.SLIDING, 2),
         heads=1,
         kv_heads=1,

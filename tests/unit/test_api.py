@@ -1,0 +1,115 @@
+"""The Python API gives what the CLI prints; sweeps equal one analysis per scenario."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import catalog_config
+
+from core import analyze_model, load_model, sweep
+from core.errors import ConfigNotFoundError, UsageError
+from core.grid import parse_sweep
+from core.parallel import Parallelism
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _cli(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "transformer_roofline_analyzer"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_api_and_cli_agree() -> None:
+    args = [
+        "--cached-tokens",
+        "4096",
+        "0",
+        "--input-tokens",
+        "1",
+        "512",
+        "--batch-size",
+        "4",
+        "--tensor-parallel",
+        "2",
+        "--hardware",
+        "H100-SXM5-80GB",
+        "L40S-48GB",
+    ]
+    analysis = analyze_model(
+        "meta-llama/Llama-3.1-8B",
+        cached_tokens=[4096, 0],
+        input_tokens=[1, 512],
+        batch_size=4,
+        tensor_parallel=2,
+        hardware=["H100-SXM5-80GB", "L40S-48GB"],
+        find_smallest_fit=True,
+    )
+    cli = json.loads(_cli(*args, "--format", "json", "--", "meta-llama/Llama-3.1-8B"))
+    assert json.loads(analysis.render("json")) == cli
+    assert analysis.render("table") == _cli(*args, "--", "meta-llama/Llama-3.1-8B")
+
+
+def test_api_takes_a_dict_a_path_or_a_name(tmp_path: Path) -> None:
+    config = catalog_config("meta-llama__Llama-3.2-1B")
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    totals = {
+        analyze_model(model, cached_tokens=[100]).report.total
+        for model in (config, tmp_path, str(tmp_path / "config.json"), "meta-llama/Llama-3.2-1B")
+    }
+    assert len(totals) == 1
+    with pytest.raises(ConfigNotFoundError):
+        analyze_model(str(tmp_path / "missing.json"))
+
+
+def test_sweep_equals_one_analysis_per_scenario() -> None:
+    batches, contexts = [1, 8, 64], [128, 4096]
+    scenarios = sweep(
+        "Qwen/Qwen3-8B",
+        batch_sizes=batches,
+        cached_tokens=contexts,
+        hardware=["H100-SXM5-80GB"],
+        parallel=Parallelism(2),
+    )
+    assert [(s.batch_size, s.cached_tokens) for s in scenarios] == [
+        (b, c) for c in contexts for b in batches
+    ]
+    for s in scenarios:
+        one = analyze_model(
+            "Qwen/Qwen3-8B",
+            cached_tokens=[s.cached_tokens],
+            input_tokens=[1],
+            batch_size=s.batch_size,
+            hardware=["H100-SXM5-80GB"],
+            tensor_parallel=2,
+        )
+        assert s.flops == one.report.total.flops
+        assert s.step_time_s == one.hardware[0].step_time_s
+        assert s.tokens_per_s == one.hardware[0].tokens_per_s
+        assert s.fits == one.hardware[0].fits
+        assert s.memory_bytes == float(one.report.device_memory_bytes)
+
+
+def test_a_loaded_parser_is_reused_by_sweeps() -> None:
+    _, parser = load_model("mistralai/Mistral-7B-v0.1")
+    without = sweep(parser, batch_sizes=[1, 2], cached_tokens=[8192])
+    assert [s.hardware for s in without] == [None, None]
+    assert without[1].flops > without[0].flops
+
+
+def test_sweep_values() -> None:
+    assert parse_sweep(["1:64:x2"], "--x") == [1, 2, 4, 8, 16, 32, 64]
+    assert parse_sweep(["0:4096:+1024", "512", "1024"], "--x") == [0, 1024, 2048, 3072, 4096, 512]
+    assert parse_sweep(["3:10:x3"], "--x") == [3, 9]
+    for bad in ("1:8:x1", "0:8:x2", "9:1:+1", "1-8", "-3"):
+        with pytest.raises(UsageError):
+            parse_sweep([bad], "--sweep-batch-size")
