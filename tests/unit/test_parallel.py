@@ -142,9 +142,9 @@ def test_pipeline_stages_split_layers_and_pick_the_busiest() -> None:
     report = _run(LlamaConfigParser(config, parallel=Parallelism(pp=2)), [(100, 1)])
     first, last = report.stages
     assert len(first.layers) == 3 and len(last.layers) == 2
-    assert [r.name for r in first.rows][0] == "Embedding" and "LM Head" not in str(first.rows)
-    assert [r.name for r in first.rows][-1] == "Pipeline - Send"
-    assert [r.name for r in last.rows][-1] == "LM Head"
+    first_names, last_names = [r.name for r in first.rows], [r.name for r in last.rows]
+    assert first_names[0] == "Embedding" and "LM Head" not in first_names
+    assert first_names[-1] == "Pipeline - Send" and last_names[-1] == "LM Head"
     # the large LM head (64 x 32000) makes the last stage the busiest despite fewer layers
     result = on_hardware(report, resolve_hardware("H100-SXM5-80GB"))
     assert result.stage == 1 and result.step_time_s == max(result.stage_times_s)
