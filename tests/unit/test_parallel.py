@@ -103,7 +103,7 @@ def test_tensor_parallel_hand_counts() -> None:
     assert rows["Ffn - Down_Proj"].params == 32 * 64
     # all-reduce of 3 x 64 x 2 B: a ring sends 2 * 3/4 of it
     comm = rows["Attn - AllReduce"].comm
-    assert comm == Comm(CommKind.ALL_REDUCE, 3 * 64 * 2, 4)
+    assert comm is not None and comm == Comm(CommKind.ALL_REDUCE, 3 * 64 * 2, 4)
     assert comm.sent_bytes == Fraction(3, 2) * 384
     # 900 GB/s bidirectional = 450 GB/s per direction
     assert comm.seconds(900e9) == pytest.approx(576 / 450e9)
@@ -168,6 +168,7 @@ def test_expert_parallel_all_to_all_hand_count() -> None:
     rows = {r.name: r for r in ep4.rows}
     # a rank owns 8/4 tokens, sends 2 copies of each (64 x 2 B), 3/4 of them remote
     dispatch = rows["Ffn - Dispatch"].comm
+    assert dispatch is not None
     assert dispatch == Comm(CommKind.ALL_TO_ALL, Fraction(8 * 2, 4) * 64 * 2, 4)
     assert dispatch.sent_bytes == 2 * 2 * 64 * 2 * Fraction(3, 4)
     assert "Ffn - AllReduce" not in rows  # whole experts: no partial sums to reduce
