@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,11 @@ def test_sweep_values() -> None:
     for bad in ("1:8:x1", "0:8:x2", "9:1:+1", "1-8", "-3"):
         with pytest.raises(UsageError):
             parse_sweep([bad], "--sweep-batch-size")
+
+
+def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "README.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    exec(compile(example, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "70553706496" in out and "tokens/s" in out and "Model: meta-llama/Llama-3.1-70B" in out

@@ -40,3 +40,20 @@ def test_plot_path_errors(tmp_path: Path) -> None:
         check_plot_path(str(tmp_path / "chart.pdf"))
     with pytest.raises(UsageError, match="does not exist"):
         check_plot_path(str(tmp_path / "missing" / "chart.png"))
+
+
+def test_grid_chart_is_written(tmp_path: Path) -> None:
+    from core import sweep
+    from core.grid import plot_grid
+
+    scenarios = sweep(
+        "meta-llama/Llama-3.1-8B",
+        batch_sizes=[1, 8, 64, 512],
+        cached_tokens=[1024, 32768],
+        hardware=["H100-SXM5-80GB", "L40S-48GB"],
+    )
+    path = tmp_path / "grid.png"
+    plot_grid(scenarios, "test", path)
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 30_000
+    assert any(not s.fits for s in scenarios)  # hollow points are drawn too
