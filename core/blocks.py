@@ -8,6 +8,7 @@ builders: a new architecture adds a spec field or a builder here once, not a cop
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -390,6 +391,14 @@ class Block:
     attention: Attention | MlaAttention
     ffn: DenseFfn | MoeFfn
     layout: NormLayout = NormLayout.PRE
+
+
+def windowed(attention: Attention, window: int | None, sliding: Sequence[bool]) -> list[Attention]:
+    """One attention per layer: `attention` with a sliding window of `window` tokens on the layers
+    `sliding` marks, full attention on the others."""
+    full = replace(attention, pattern=FULL_ATTENTION)
+    local = replace(attention, pattern=AttentionPattern.sliding(window))
+    return [local if slides else full for slides in sliding]
 
 
 def gated_mlp(

@@ -6,14 +6,35 @@ missing or ill-typed field becomes one clear `ConfigError` instead of a KeyError
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigError
+from core.errors import AnalyzerError, ConfigError
 from core.formats import DataFormat, config_format
 from core.utils import ACT_FLOPS
 
 _REQUIRED: Any = object()
+
+
+def read_text(path: Path, error: type[AnalyzerError], what: str) -> str:
+    """The text of `path`, or one `error` line saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read {what} ({exc})") from None
+
+
+def read_json(path: Path, error: type[AnalyzerError], what: str) -> Any:
+    """The JSON value in `path`, or one `error` line saying where it is malformed."""
+    text = read_text(path, error, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
 
 
 class ConfigReader:

@@ -20,13 +20,13 @@ Spec file schema (JSON or YAML; unknown keys are an error, to catch typos):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from core.config import read_json, read_text
 from core.errors import HardwareSpecError
 
 # Compute formats a spec may give a peak for.
@@ -70,201 +70,63 @@ class HardwareSpec:
         raise HardwareSpecError(f"{self.name}: no peak for {fmt} or any fallback format")
 
 
-def _nvidia(
-    name: str,
-    bf16: float,
-    fp8: float | None,
-    int8: float,
-    fp4: float | None,
-    fp32: float | None,
-    memory_gb: int,
-    bandwidth: float,
-    link: str,
-    link_gb_s: float,
-    source: str,
-) -> HardwareSpec:
-    """tf32 is half the bf16 figure on NVIDIA parts; fp16 equals bf16."""
-    peaks = {"bf16": bf16, "fp16": bf16, "tf32": bf16 / 2, "int8": int8}
-    peaks |= {k: v for k, v in (("fp8", fp8), ("fp4", fp4), ("fp32", fp32)) if v is not None}
-    return _spec(name, peaks, memory_gb, bandwidth, link, link_gb_s, source)
+_DENSE = "dense tensor-core figures; sparsity figures (2x) not used"
+_SOURCES = {
+    "A100": f"NVIDIA A100 Tensor Core GPU datasheet; {_DENSE}",
+    "H100 SXM": f"NVIDIA H100 Tensor Core GPU datasheet (SXM5); {_DENSE}",
+    "H100 PCIe": f"NVIDIA H100 Tensor Core GPU datasheet (PCIe); {_DENSE}",
+    "H200": f"NVIDIA H200 Tensor Core GPU datasheet (SXM); {_DENSE}",
+    "B200": f"NVIDIA DGX B200 / HGX B200 datasheet, per GPU; {_DENSE}",
+    "L40S": f"NVIDIA L40S datasheet; {_DENSE}",
+    "L4": f"NVIDIA L4 Tensor Core GPU datasheet; {_DENSE}",
+    "MI300X": f"AMD Instinct MI300X datasheet; {_DENSE}",
+    "MI325X": f"AMD Instinct MI325X datasheet; {_DENSE}",
+    "TPU v5e": "Google Cloud TPU v5e documentation (per chip)",
+    "TPU v5p": "Google Cloud TPU v5p documentation (per chip)",
+}
+# Dense TFLOP/s: bf16 (= fp16), fp8, int8, fp4, fp32 (vector); GB; GB/s; interconnect (per device,
+# bidirectional, GB/s); source. tf32 is half the bf16 figure on NVIDIA parts. TPUs multiply
+# bf16, not fp16 (an fp16 GEMM falls back to the bf16 peak).
+_NVIDIA = frozenset({"A100", "H100 SXM", "H100 PCIe", "H200", "B200", "L40S", "L4"})
+_BF16_ONLY = frozenset({"TPU v5e", "TPU v5p"})
+_TABLE: tuple[tuple, ...] = (
+    ("A100-SXM4-40GB", 312, None, 624, None, 19.5, 40, 1555, "NVLink", 600, "A100"),
+    ("A100-SXM4-80GB", 312, None, 624, None, 19.5, 80, 2039, "NVLink", 600, "A100"),
+    ("A100-PCIe-80GB", 312, None, 624, None, 19.5, 80, 1935, "PCIe 4.0", 64, "A100"),
+    ("H100-SXM5-80GB", 989.4, 1978.9, 1978.9, None, 67, 80, 3350, "NVLink", 900, "H100 SXM"),
+    ("H100-PCIe-80GB", 756, 1513, 1513, None, 51, 80, 2000, "PCIe 5.0", 128, "H100 PCIe"),
+    ("H200-SXM-141GB", 989.4, 1978.9, 1978.9, None, 67, 141, 4800, "NVLink", 900, "H200"),
+    ("B200-180GB", 2250, 4500, 4500, 9000, None, 180, 8000, "NVLink", 1800, "B200"),
+    ("L40S-48GB", 362, 733, 733, None, 91.6, 48, 864, "PCIe 4.0", 64, "L40S"),
+    ("L4-24GB", 121, 242.5, 242.5, None, 30.3, 24, 300, "PCIe 4.0", 64, "L4"),
+    ("MI300X-192GB", 1307.4, 2614.9, 2614.9, None, 163.4, 192, 5300, "Infinity Fabric", 896,
+     "MI300X"),
+    ("MI325X-256GB", 1307.4, 2614.9, 2614.9, None, None, 256, 6000, "Infinity Fabric", 896,
+     "MI325X"),
+    ("TPU-v5e", 197, None, 394, None, None, 16, 819, "ICI", 200, "TPU v5e"),
+    ("TPU-v5p", 459, None, 918, None, None, 95, 2765, "ICI", 600, "TPU v5p"),
+)  # fmt: skip
 
 
-def _spec(
-    name: str,
-    peaks_tflops: Mapping[str, float],
-    memory_gb: float,
-    bandwidth_gb_s: float,
-    link: str,
-    link_gb_s: float,
-    source: str,
-) -> HardwareSpec:
+def _catalog_spec(row: tuple) -> HardwareSpec:
+    name, bf16, fp8, int8, fp4, fp32, memory_gb, bandwidth, link, link_gb_s, source = row
+    peaks = {"bf16": bf16, "int8": int8, "fp8": fp8, "fp4": fp4, "fp32": fp32}
+    if source not in _BF16_ONLY:
+        peaks["fp16"] = bf16
+    if source in _NVIDIA:
+        peaks["tf32"] = bf16 / 2
     return HardwareSpec(
         name=name,
-        memory_bytes=int(Decimal(str(memory_gb)) * _GIGA),
-        memory_bandwidth=bandwidth_gb_s * _GIGA,
-        peak_flops={k: v * _TERA for k, v in peaks_tflops.items()},
+        memory_bytes=memory_gb * _GIGA,
+        memory_bandwidth=bandwidth * _GIGA,
+        peak_flops={k: v * _TERA for k, v in peaks.items() if v is not None},
         interconnect=link,
         interconnect_bandwidth=link_gb_s * _GIGA,
-        source=source,
+        source=_SOURCES[source],
     )
 
 
-_DENSE = "dense tensor-core figures; sparsity figures (2x) not used"
-CATALOG: tuple[HardwareSpec, ...] = (
-    _nvidia(
-        "A100-SXM4-40GB",
-        312,
-        None,
-        624,
-        None,
-        19.5,
-        40,
-        1555,
-        "NVLink",
-        600,
-        f"NVIDIA A100 Tensor Core GPU datasheet; {_DENSE}",
-    ),
-    _nvidia(
-        "A100-SXM4-80GB",
-        312,
-        None,
-        624,
-        None,
-        19.5,
-        80,
-        2039,
-        "NVLink",
-        600,
-        f"NVIDIA A100 Tensor Core GPU datasheet; {_DENSE}",
-    ),
-    _nvidia(
-        "A100-PCIe-80GB",
-        312,
-        None,
-        624,
-        None,
-        19.5,
-        80,
-        1935,
-        "PCIe 4.0",
-        64,
-        f"NVIDIA A100 Tensor Core GPU datasheet; {_DENSE}",
-    ),
-    _nvidia(
-        "H100-SXM5-80GB",
-        989.4,
-        1978.9,
-        1978.9,
-        None,
-        67,
-        80,
-        3350,
-        "NVLink",
-        900,
-        f"NVIDIA H100 Tensor Core GPU datasheet (SXM5); {_DENSE}",
-    ),
-    _nvidia(
-        "H100-PCIe-80GB",
-        756,
-        1513,
-        1513,
-        None,
-        51,
-        80,
-        2000,
-        "PCIe 5.0",
-        128,
-        f"NVIDIA H100 Tensor Core GPU datasheet (PCIe); {_DENSE}",
-    ),
-    _nvidia(
-        "H200-SXM-141GB",
-        989.4,
-        1978.9,
-        1978.9,
-        None,
-        67,
-        141,
-        4800,
-        "NVLink",
-        900,
-        f"NVIDIA H200 Tensor Core GPU datasheet (SXM); {_DENSE}",
-    ),
-    _nvidia(
-        "B200-180GB",
-        2250,
-        4500,
-        4500,
-        9000,
-        None,
-        180,
-        8000,
-        "NVLink",
-        1800,
-        f"NVIDIA DGX B200 / HGX B200 datasheet, per GPU; {_DENSE}",
-    ),
-    _nvidia(
-        "L40S-48GB",
-        362,
-        733,
-        733,
-        None,
-        91.6,
-        48,
-        864,
-        "PCIe 4.0",
-        64,
-        f"NVIDIA L40S datasheet; {_DENSE}",
-    ),
-    _nvidia(
-        "L4-24GB",
-        121,
-        242.5,
-        242.5,
-        None,
-        30.3,
-        24,
-        300,
-        "PCIe 4.0",
-        64,
-        f"NVIDIA L4 Tensor Core GPU datasheet; {_DENSE}",
-    ),
-    _spec(
-        "MI300X-192GB",
-        {"bf16": 1307.4, "fp16": 1307.4, "fp8": 2614.9, "int8": 2614.9, "fp32": 163.4},
-        192,
-        5300,
-        "Infinity Fabric",
-        896,
-        f"AMD Instinct MI300X datasheet; {_DENSE}",
-    ),
-    _spec(
-        "MI325X-256GB",
-        {"bf16": 1307.4, "fp16": 1307.4, "fp8": 2614.9, "int8": 2614.9},
-        256,
-        6000,
-        "Infinity Fabric",
-        896,
-        f"AMD Instinct MI325X datasheet; {_DENSE}",
-    ),
-    _spec(
-        "TPU-v5e",
-        {"bf16": 197, "int8": 394},
-        16,
-        819,
-        "ICI",
-        200,
-        "Google Cloud TPU v5e documentation (per chip)",
-    ),
-    _spec(
-        "TPU-v5p",
-        {"bf16": 459, "int8": 918},
-        95,
-        2765,
-        "ICI",
-        600,
-        "Google Cloud TPU v5p documentation (per chip)",
-    ),
-)
+CATALOG: tuple[HardwareSpec, ...] = tuple(_catalog_spec(row) for row in _TABLE)
 
 _BY_NAME = {spec.name.lower(): spec for spec in CATALOG}
 _SPEC_SUFFIXES = (".json", ".yaml", ".yml")
@@ -296,18 +158,10 @@ def resolve_hardware(name: str) -> HardwareSpec:
 
 def load_spec(path: Path) -> HardwareSpec:
     """A user spec file (JSON or YAML, by suffix), validated; one clear error otherwise."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HardwareSpecError(f"{path}: cannot read hardware spec ({exc})") from None
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise HardwareSpecError(
-                f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from None
+        data = read_json(path, HardwareSpecError, "hardware spec")
     else:
+        text = read_text(path, HardwareSpecError, "hardware spec")
         import yaml  # only spec files need it
 
         try:

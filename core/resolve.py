@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from core.config import read_json
 from core.errors import ConfigError, ConfigNotFoundError
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
@@ -44,16 +44,7 @@ def catalog() -> dict[str, Path]:
 
 def load_config_file(path: Path) -> dict[str, Any]:
     """The JSON object in `path`; one clear error for unreadable, malformed or non-object JSON."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
+    config = read_json(path, ConfigError, "config")
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: a config must be a JSON object, got {type(config).__name__}")
     return config

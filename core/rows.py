@@ -62,21 +62,9 @@ class Row:
 
     def once(self) -> Row:
         """This op as a model-level row, run once per step (embedding, final norm, LM head)."""
-        return Row(
-            self.name,
-            self.cost,
-            self.kind,
-            self.peak,
-            self.params,
-            self.param_bytes,
-            self.category,
-            self.blocks,
-            False,
-            self.replicated,
-            self.comm,
-        )
+        return self.with_blocks(self.blocks, per_block=False)
 
-    def with_blocks(self, blocks: int) -> Row:
+    def with_blocks(self, blocks: int, *, per_block: bool | None = None) -> Row:
         """This op run by `blocks` blocks (dataclasses.replace is slow on a hot path)."""
         return Row(
             self.name,
@@ -87,7 +75,7 @@ class Row:
             self.param_bytes,
             self.category,
             blocks,
-            self.per_block,
+            self.per_block if per_block is None else per_block,
             self.replicated,
             self.comm,
         )

@@ -18,9 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from core.attention import AttentionPattern
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn, NormLayout, QKNorm
+from core.blocks import Attention, Block, DenseFfn, NormLayout, QKNorm, windowed
 from core.config import ConfigReader, sliding_layers
 
 
@@ -60,20 +59,12 @@ class Gemma2ConfigParser(BaseModelConfigParser):
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
         ffn = DenseFfn(d.intermediate_size, d.hidden_act)
+        attention = Attention(
+            d.num_heads, d.num_kv_heads, d.head_dim, qk_norm=self.qk_norm, softcap=d.attn_softcap
+        )
         return [
-            Block(
-                Attention(
-                    d.num_heads,
-                    d.num_kv_heads,
-                    d.head_dim,
-                    AttentionPattern.sliding(d.sliding_window if slides else None),
-                    qk_norm=self.qk_norm,
-                    softcap=d.attn_softcap,
-                ),
-                ffn,
-                NormLayout.SANDWICH,
-            )
-            for slides in d.sliding
+            Block(layer, ffn, NormLayout.SANDWICH)
+            for layer in windowed(attention, d.sliding_window, d.sliding)
         ]
 
 

@@ -19,9 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.attention import AttentionPattern
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, MoeFfn
+from core.blocks import Attention, Block, MoeFfn, windowed
 from core.config import ConfigReader, sliding_layers, top_k_of
 
 
@@ -64,18 +63,12 @@ class GptOssConfigParser(BaseModelConfigParser):
             expert_bias=True,
             router_bias=True,
         )
-        return [
-            Block(
-                Attention(
-                    d.num_heads,
-                    d.num_kv_heads,
-                    d.head_dim,
-                    AttentionPattern.sliding(d.sliding_window if slides else None),
-                    qkv_bias=d.attention_bias,
-                    o_bias=d.attention_bias,
-                    sink=True,
-                ),
-                moe,
-            )
-            for slides in d.sliding
-        ]
+        attention = Attention(
+            d.num_heads,
+            d.num_kv_heads,
+            d.head_dim,
+            qkv_bias=d.attention_bias,
+            o_bias=d.attention_bias,
+            sink=True,
+        )
+        return [Block(layer, moe) for layer in windowed(attention, d.sliding_window, d.sliding)]

@@ -12,9 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.attention import AttentionPattern
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn
+from core.blocks import Attention, Block, DenseFfn, windowed
 from core.config import ConfigReader, sliding_layers
 
 
@@ -46,16 +45,5 @@ class Qwen2ConfigParser(BaseModelConfigParser):
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
         ffn = DenseFfn(d.intermediate_size, d.hidden_act)
-        return [
-            Block(
-                Attention(
-                    d.num_heads,
-                    d.num_kv_heads,
-                    d.head_dim,
-                    AttentionPattern.sliding(d.sliding_window if slides else None),
-                    qkv_bias=True,
-                ),
-                ffn,
-            )
-            for slides in d.sliding
-        ]
+        attention = Attention(d.num_heads, d.num_kv_heads, d.head_dim, qkv_bias=True)
+        return [Block(layer, ffn) for layer in windowed(attention, d.sliding_window, d.sliding)]

@@ -12,9 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.attention import AttentionPattern
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn, QKNorm
+from core.blocks import Attention, Block, DenseFfn, QKNorm, windowed
 from core.config import ConfigReader
 from parsers.qwen2 import qwen_sliding
 
@@ -45,16 +44,17 @@ class Qwen3ConfigParser(BaseModelConfigParser):
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
         ffn = DenseFfn(d.intermediate_size, d.hidden_act)
-        return [Block(qwen3_attention(d, slides), ffn) for slides in d.sliding]
+        return [Block(layer, ffn) for layer in qwen3_attention(d)]
 
 
-def qwen3_attention(d: Qwen3Dims, slides: bool) -> Attention:
-    return Attention(
+def qwen3_attention(d: Qwen3Dims) -> list[Attention]:
+    """Each layer's attention: per-head q/k norms, biases with `attention_bias`, windows."""
+    attention = Attention(
         d.num_heads,
         d.num_kv_heads,
         d.head_dim,
-        AttentionPattern.sliding(d.sliding_window if slides else None),
         qk_norm=QKNorm.PER_HEAD,
         qkv_bias=d.attention_bias,
         o_bias=d.attention_bias,
     )
+    return windowed(attention, d.sliding_window, d.sliding)

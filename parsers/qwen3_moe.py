@@ -58,6 +58,6 @@ class Qwen3MoeConfigParser(BaseModelConfigParser):
         moe = MoeFfn(d.num_experts, d.top_k, d.moe_intermediate, d.hidden_act)
         dense = DenseFfn(d.intermediate_size, d.hidden_act)
         return [
-            Block(qwen3_attention(d, d.sliding[i]), moe if i in d.moe_layers else dense)
-            for i in range(d.num_layers)
+            Block(attention, moe if i in d.moe_layers else dense)
+            for i, attention in enumerate(qwen3_attention(d))
         ]
