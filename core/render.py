@@ -12,6 +12,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from core.base_parser import StoragePart
 from core.ops import Cost
 from core.report import Report, Stage
 from core.roofline import HardwareResult, RowTiming
@@ -62,10 +63,9 @@ def _cost_cells(row_or_cost: Row | Cost) -> list[str]:
     ]
 
 
-def _block_count(row: Row, stage: Stage, num_blocks: int) -> str:
-    if not row.per_block:
-        return "once"
-    return f"{row.blocks} / {len(stage.layers) if len(stage.layers) != num_blocks else num_blocks}"
+def _block_count(row: Row, stage: Stage) -> str:
+    """'n / N': N is the stage's layers (all of them without pipeline parallelism)."""
+    return f"{row.blocks} / {len(stage.layers)}" if row.per_block else "once"
 
 
 def describe_queries(report: Report) -> str:
@@ -76,12 +76,8 @@ def describe_queries(report: Report) -> str:
 
 def storage_line(report: Report, stage: Stage | None = None) -> str:
     stage = stage or report.shown
-    parts = [*stage.weight_parts, ("KV cache", stage.kv_cache_bytes)]
-    text = " + ".join(
-        f"({part[0] if isinstance(part, tuple) else part.name}) "
-        f"{format_bytes(part[1] if isinstance(part, tuple) else part.bytes)}"
-        for part in parts
-    )
+    parts = [*stage.weight_parts, StoragePart("KV cache", stage.kv_cache_bytes)]
+    text = " + ".join(f"({part.name}) {format_bytes(part.bytes)}" for part in parts)
     who = "" if report.parallel.devices == 1 else " per device"
     return f"Minimum Storage Requirement{who}: {text} = {format_bytes(stage.storage_bytes)}"
 
@@ -97,7 +93,7 @@ def render_table(report: Report, hardware: Hardware = (), fits: Fits = ()) -> st
         headers += [f"Time ({result.hardware.name})", f"Bound ({result.hardware.name})"]
     body = []
     for i, row in enumerate(stage.rows):
-        cells = [row.name, _block_count(row, stage, report.num_blocks), *_cost_cells(row)]
+        cells = [row.name, _block_count(row, stage), *_cost_cells(row)]
         for result in hardware:
             timing = result.stage_rows[stage.index][i]
             cells += [format_seconds(timing.time_s), _bound_cell(timing)]
@@ -296,9 +292,8 @@ def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dic
             "replicated_weight_bytes": json_number(stage.replicated_weight_bytes),
             "parts": [
                 {"name": part.name, "bytes": json_number(part.bytes)}
-                for part in (*stage.weight_parts,)
-            ]
-            + [{"name": "KV cache", "bytes": json_number(stage.kv_cache_bytes)}],
+                for part in (*stage.weight_parts, StoragePart("KV cache", stage.kv_cache_bytes))
+            ],
         },
         "model_storage": {
             "weight_bytes": json_number(report.model_weight_bytes),
