@@ -30,6 +30,8 @@ class QKNorm(Enum):
     )
     PER_HEAD_L2 = "per_head_l2"  # the same without a gain (Llama 4)
     FULL_WIDTH = "full_width"  # RMSNorm over all q (H*d) and all k (H_kv*d) features (OLMo 2)
+    # NB: under tensor parallelism each rank normalises its slice of the full width; the tiny
+    #     all-reduce of the sums of squares that makes it exact is not counted.
 
 
 class NormLayout(Enum):
