@@ -63,14 +63,13 @@ def decoder_dims(
     """The `DecoderDims` fields read from `r` (keyword arguments for a dims dataclass)."""
     hidden = r.integer("hidden_size")
     heads, kv_heads, head_dim = attention_heads(r, hidden, head_dim_default)
-    tie = r.flag("tie_word_embeddings", tie_default)
-    if fallback is not None:
-        tie = r.flag("tie_word_embeddings", fallback.flag("tie_word_embeddings", tie_default))
+    if fallback is not None:  # an enclosing config (multimodal) may say it instead
+        tie_default = fallback.flag("tie_word_embeddings", tie_default)
     return {
         "hidden_size": hidden,
         "num_layers": r.integer("num_hidden_layers"),
         "vocab_size": r.integer("vocab_size"),
-        "tie_word_embeddings": tie,
+        "tie_word_embeddings": r.flag("tie_word_embeddings", tie_default),
         "dtype": r.dtype(fallback=fallback),
         "num_heads": heads,
         "num_kv_heads": kv_heads,
@@ -230,11 +229,11 @@ class BaseModelConfigParser(ABC):
 
     def get_extra_storage_req(self, stage: int = 0) -> list[StoragePart]:
         """Weights one device of `stage` holds outside the decoder blocks: the embedding table
-        (first stage; its vocabulary shard under TP), the final norm and the LM head (last stage;
-        none when tied, when it reuses the embedding table)."""
+        (first stage; its vocabulary shard under TP), the final norm and the LM head (last stage).
+        A tied head reuses the embedding table: nothing of its own on one stage, a copy of the
+        table when the pipeline puts them on different stages."""
         h, v = self.dims.hidden_size, self._vocab_shard()
         first, last = stage == 0, stage == len(self.stages()) - 1
-        # a tied head reuses the embedding table: a copy of it when they are on different stages
         tied_here = self.dims.tie_word_embeddings and first
         parts = (
             ("Embedding", v * h if first else 0, Category.EMBEDDING),
