@@ -241,3 +241,22 @@ def test_smallest_fit_hand_count() -> None:
     )
     assert fit is not None and fit.parallel == Parallelism(1, 3)
     assert parser.parallel == SINGLE_DEVICE  # the search works on copies
+
+
+def test_a_tied_head_on_another_stage_holds_a_copy_of_the_table() -> None:
+    config = {
+        "model_type": "llama",
+        "hidden_size": 64,
+        "num_attention_heads": 8,
+        "intermediate_size": 64,
+        "num_hidden_layers": 4,
+        "vocab_size": 1000,
+        "tie_word_embeddings": True,
+        "torch_dtype": "bfloat16",
+    }
+    single = _run(LlamaConfigParser(config), [(0, 1)])
+    assert [p.name for p in single.stages[0].weight_parts if p.name == "LM head"] == []
+    first, last = _run(LlamaConfigParser(config, parallel=Parallelism(pp=2)), [(0, 1)]).stages
+    parts = {p.name: p.bytes for p in last.weight_parts}
+    assert parts["LM head"] == 1000 * 64 * 2  # the copy the last stage's head reads
+    assert {p.name: p.bytes for p in first.weight_parts}["Embedding"] == 1000 * 64 * 2
