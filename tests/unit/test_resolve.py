@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,6 +13,8 @@ import pytest
 
 from core.errors import ConfigError, ConfigNotFoundError
 from core.resolve import catalog, resolve_config
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def test_file_and_directory(tmp_path: Path) -> None:
@@ -84,3 +89,35 @@ def test_unreachable_hub_fails_fast_without_retries(monkeypatch, tmp_path: Path)
     with pytest.raises(ConfigNotFoundError, match="Hub could not be reached"):
         resolve_config("some-org/another-model")
     assert time.monotonic() - start < 10
+
+
+def test_a_hub_name_in_the_hf_cache_resolves_offline(tmp_path: Path) -> None:
+    """A fresh process (the Hub client reads its cache location at import): the CLI finds a hub
+    name in the HF cache with HF_HUB_OFFLINE set, without network."""
+    # The HF cache layout: hub/models--<org>--<name>/{refs/main, snapshots/<revision>/}
+    repo = tmp_path / "hub" / "models--some-org--cached-model"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    config = ROOT / "tests" / "end-to-end" / "configs" / "tiny-llama" / "config.json"
+    (repo / "snapshots" / "abc123" / "config.json").write_text(config.read_text())
+    env = {**os.environ, "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "transformer_roofline_analyzer"),
+            "--format",
+            "json",
+            "--",
+            "some-org/cached-model",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["model"]["source"] == "some-org/cached-model"
+    assert doc["parameters"]["total"] == 1704  # the tiny Llama of tests/hand_counts.py
