@@ -71,12 +71,6 @@ class HardwareResult:
         """Timings of the busiest stage's rows."""
         return self.stage_rows[self.stage]
 
-    @property
-    def latency_label(self) -> str:
-        return {"decode": "time per output token", "prefill": "time to first token"}.get(
-            self.phase, "step time"
-        )
-
 
 def time_row(row: Row, hw: HardwareSpec, execution: Execution) -> RowTiming:
     if row.comm is not None:

@@ -86,13 +86,9 @@ class QueryConfig:
         return sum(self.input_tokens)
 
     @property
-    def kv_lengths(self) -> list[int]:
-        """L_q = cached + input: the context each query reaches at the end of the step."""
-        return [c + n for c, n in self.queries]
-
-    @property
     def kv_length_groups(self) -> list[tuple[int, int]]:
-        """(L_q, how many queries) per distinct query shape."""
+        """(L_q = cached + input, how many queries) per distinct query shape: the context each
+        query reaches at the end of the step."""
         return [(c + n, count) for (c, n), count in self.groups]
 
     @property
