@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser
-from core.blocks import MlaMode
+from core.base_parser import BaseModelConfigParser, TransformerMode
 from core.errors import UsageError
-from core.hardware import HardwareSpec, resolve_hardware
-from core.parallel import Parallelism
-from core.render import RENDERERS
-from core.report import Report, analyze
+from core.hardware.roofline import Execution, HardwareResult, on_hardware
+from core.hardware.sizing import Fit, smallest_fit
+from core.hardware.specs import HardwareSpec, resolve_hardware
+from core.layers.mla import MlaMode
+from core.model.parallel import SINGLE_DEVICE, Parallelism
+from core.model.queries import QueryConfig
+from core.model.report import Report, analyze
+from core.output.render import RENDERERS
 from core.resolve import resolve_config
-from core.roofline import Execution, HardwareResult, on_hardware
-from core.sizing import Fit, smallest_fit, with_parallel
-from core.utils import QueryConfig, TransformerMode
 
 ModelSource = str | Path | Mapping[str, Any]
 HardwareSource = str | Path | HardwareSpec
@@ -56,9 +56,6 @@ def load_model(
     activation_dtype: str | None = None,
     kv_cache_dtype: str | None = None,
     mla: str | MlaMode = MlaMode.AUTO,
-    tensor_parallel: int = 1,
-    pipeline_parallel: int = 1,
-    expert_parallel: int = 1,
     mode: str | TransformerMode = TransformerMode.Text,
 ) -> tuple[str, BaseModelConfigParser]:
     """(source label, parser): the config resolved, its parser picked from PARSER_REGISTRY by
@@ -78,7 +75,6 @@ def load_model(
         activation_dtype=activation_dtype,
         kv_cache_dtype=kv_cache_dtype,
         mla=MlaMode(mla),
-        parallel=Parallelism(tensor_parallel, pipeline_parallel, expert_parallel),
     )
     return source, parser
 
@@ -96,19 +92,24 @@ def analyze_model(
     hardware: Iterable[HardwareSource] = (),
     execution: str | Execution = Execution.FUSED,
     find_smallest_fit: bool = False,
+    tensor_parallel: int = 1,
+    pipeline_parallel: int = 1,
+    expert_parallel: int = 1,
     **model_options: Any,
 ) -> Analysis:
     """Analyse one step of a batch (per-query cached and input tokens, repeated to `batch_size`)
-    of `model`, optionally on `hardware`. `model_options` are `load_model`'s."""
+    of `model`, optionally on `hardware`, one device's share under the given parallelism.
+    `model_options` are `load_model`'s."""
     queries = QueryConfig.from_lists(cached_tokens, input_tokens, batch_size)
+    parallel = Parallelism(tensor_parallel, pipeline_parallel, expert_parallel)
     devices = resolve_devices(hardware)
     source, parser = load_model(model, **model_options)
-    report = analyze(parser, queries, source=source)
+    report = analyze(parser, queries, parallel, source=source)
     execution = Execution(execution)
     results = tuple(on_hardware(report, hw, execution) for hw in devices)
     fits: tuple[Fit | None, ...] = ()
     if find_smallest_fit:
-        expert = parser.parallel.ep > 1
+        expert = parallel.ep > 1
         fits = tuple(
             smallest_fit(parser, queries, hw, execution=execution, expert_parallel=expert)
             for hw in devices
@@ -140,7 +141,7 @@ def sweep(
     input_tokens: int = 1,
     hardware: Iterable[HardwareSource] = (),
     execution: str | Execution = Execution.FUSED,
-    parallel: Parallelism | None = None,
+    parallel: Parallelism = SINGLE_DEVICE,
     **model_options: Any,
 ) -> list[Scenario]:
     """Every (batch size, cached tokens) pair: B queries of `cached` + `input_tokens` tokens,
@@ -148,17 +149,15 @@ def sweep(
     if not batch_sizes or not cached_tokens:
         raise UsageError("a sweep needs at least one batch size and one cached-token count")
     if isinstance(model, BaseModelConfigParser):
-        parser = model if parallel is None else with_parallel(model, parallel)
+        parser = model
     else:
         parser = load_model(model, **model_options)[1]
-        if parallel is not None:
-            parser.set_parallel(parallel)
     devices = resolve_devices(hardware)
     execution = Execution(execution)
     scenarios = []
     for cached in cached_tokens:
         for batch in batch_sizes:
-            report = analyze(parser, QueryConfig.from_lists([cached], [input_tokens], batch))
+            report = analyze(parser, QueryConfig.uniform(batch, cached, input_tokens), parallel)
             memory = report.device_memory_bytes
             base = (batch, cached, input_tokens, report.total.flops, float(memory))
             if not devices:

@@ -14,9 +14,46 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 
-from core.attention import AttentionPattern
-from core.utils import Number, act_flops
+from core.errors import ConfigError
+from core.model.masks import AttentionPattern
+
+Number = int | Fraction
+"""An exact count. FLOPs are always ints; bytes are ints, or Fractions under sub-byte formats."""
+
+# FLOPs per element of each activation function, counting +, -, *, / and one per transcendental
+# (exp, tanh, erf) as one FLOP each.
+# NB: silu(x) = x / (1 + exp(-x)): negate, exp, add, divide = 4.
+#     gelu(x) = x/2 * (1 + erf(x / sqrt 2)): divide, erf, add, multiply, halve = 5.
+#     gelu_tanh(x) = x/2 * (1 + tanh(c * (x + 0.044715 x^3))): x^3 (2), *0.044715, +x, *c, tanh,
+#     +1, *x, *0.5 = 9.   relu = 1 (a compare).   relu2 = relu(x)^2 = 2.   sigmoid = 4.
+#     gpt_oss_swiglu (GptOssExperts._apply_gate, applied to the gate and up halves): clamp gate (1),
+#     clamp up (2), gate * alpha (1), sigmoid (4), gate * sigmoid (1), up + 1 (1) = 10; the
+#     multiply of the two halves is ActMul's + 1.
+ACT_FLOPS: dict[str, int] = {
+    "silu": 4,
+    "swish": 4,
+    "sigmoid": 4,
+    "gelu": 5,
+    "gelu_pytorch_tanh": 9,
+    "gelu_new": 9,
+    "gelu_fast": 9,
+    "gelu_tanh": 9,
+    "relu": 1,
+    "relu2": 2,
+    "gpt_oss_swiglu": 10,
+}
+
+
+def act_flops(act: str) -> int:
+    """FLOPs per element of the activation function `act` (a HuggingFace `hidden_act` name)."""
+    try:
+        return ACT_FLOPS[act]
+    except KeyError:
+        raise ConfigError(
+            f"unknown activation {act!r} (supported: {', '.join(sorted(ACT_FLOPS))})"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +179,32 @@ def act_mul(tokens: int, width: int, act: str, *, w: Number) -> Cost:
     )
 
 
+def activation(tokens: int, width: int, act: str, *, w: Number) -> Cost:
+    """A plain (ungated) activation act(x) over `width` features per token (Nemotron's relu2 MLP).
+
+    NB: act_flops(act) FLOPs per element; reads and writes each element once.
+    """
+    elements = tokens * width
+    return Cost(
+        flops=act_flops(act) * elements, input_bytes=elements * w, output_bytes=elements * w
+    )
+
+
+def gate_scale(tokens: int, width: int, act: str, *, w: Number) -> Cost:
+    """Each token's `width` features scaled by act(one gate logit of that token) (Qwen MoE's
+    sigmoid-gated shared expert).
+
+    NB: act_flops(act) per token + 1 multiply per element. Reads the features and the logit,
+    writes the result.
+    """
+    elements = tokens * width
+    return Cost(
+        flops=act_flops(act) * tokens + elements,
+        input_bytes=(elements + tokens) * w,
+        output_bytes=elements * w,
+    )
+
+
 def elementwise_sum(tokens: int, width: int, *, operands: int = 2, w: Number) -> Cost:
     """Sum of `operands` tensors of tokens x width (a residual add is operands=2).
 
@@ -178,6 +241,37 @@ def embedding(tokens: int, width: int, *, w: Number) -> Cost:
         bytes per token) are not counted.
     """
     return Cost(weight_bytes=tokens * width * w, output_bytes=tokens * width * w)
+
+
+def causal_conv1d(
+    tokens: int,
+    channels: int,
+    kernel: int,
+    *,
+    queries: int,
+    act: str | None,
+    bias: bool,
+    w_act: Number,
+    w_weight: Number,
+) -> Cost:
+    """Depthwise causal convolution over time (the short conv of Mamba-2 and Gated DeltaNet):
+    each of `channels` features of a new token is a `kernel`-tap weighted sum of its last
+    `kernel` inputs, the first kernel - 1 of which come from the query's conv state; then `act`.
+
+    NB: 2*kernel FLOPs per output element (kernel multiply-adds, as torch's conv FLOP formula
+        counts them), + 1 for a bias, + act_flops(act). Not a GEMM: no matmul FLOPs. Weights
+        channels*kernel (+ channels bias). Reads the tokens' inputs and each of the `queries`'
+        conv states ((kernel - 1) x channels), writes the outputs and the updated states.
+    """
+    elements = tokens * channels
+    per_element = 2 * kernel + (1 if bias else 0) + (act_flops(act) if act else 0)
+    state = queries * (kernel - 1) * channels
+    return Cost(
+        flops=per_element * elements,
+        weight_bytes=(channels * kernel + (channels if bias else 0)) * w_weight,
+        input_bytes=(elements + state) * w_act,
+        output_bytes=(elements + state) * w_act,
+    )
 
 
 # FLOPs of softmax per (query head, key) score: scale, running max, subtract, exp, accumulate.

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, ModelDims
-from core.blocks import Block, DenseFfn, MlaAttention, MoeFfn
-from core.config import ConfigReader, top_k_of
+from core.layers import Block, DenseMlp, MlaAttention, Moe
+from core.model.config import ConfigReader, top_k_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,7 +53,7 @@ class DeepseekV2ConfigParser(BaseModelConfigParser):
 
     def normalize_config(self, config: Mapping[str, Any]) -> DeepseekDims:
         r = ConfigReader(config, self.model_type)
-        layers = r.integer("num_hidden_layers")
+        layers = r.layers()
         experts = r.integer("n_routed_experts")
         first_dense = r.integer("first_k_dense_replace", 0, minimum=0)
         freq = r.integer("moe_layer_freq", 1)
@@ -91,15 +91,18 @@ class DeepseekV2ConfigParser(BaseModelConfigParser):
             mode=self.mla_mode,
             bias=d.attention_bias,
         )
-        moe = MoeFfn(
+        moe = Moe(
             d.num_experts,
             d.top_k,
             d.moe_intermediate,
             d.hidden_act,
             shared_intermediate=d.moe_intermediate * d.shared_experts,
         )
-        dense = DenseFfn(d.intermediate_size, d.hidden_act)
-        return [Block(attention, moe if i in d.moe_layers else dense) for i in range(d.num_layers)]
+        dense = DenseMlp(d.intermediate_size, d.hidden_act)
+        return [
+            Block.decoder(attention, moe if i in d.moe_layers else dense)
+            for i in range(d.num_layers)
+        ]
 
 
 class DeepseekV3ConfigParser(DeepseekV2ConfigParser):

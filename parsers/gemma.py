@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn
-from core.config import ConfigReader
+from core.layers import Attention, Block, DenseMlp
+from core.model.config import ConfigReader
 
 
 class GemmaConfigParser(BaseModelConfigParser):
@@ -35,4 +35,6 @@ class GemmaConfigParser(BaseModelConfigParser):
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
         attention = Attention(d.num_heads, d.num_kv_heads, d.head_dim)
-        return [Block(attention, DenseFfn(d.intermediate_size, d.hidden_act))] * d.num_layers
+        return [
+            Block.decoder(attention, DenseMlp(d.intermediate_size, d.hidden_act))
+        ] * d.num_layers

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn, NormLayout, QKNorm, windowed
-from core.config import ConfigReader, sliding_layers
+from core.layers import Attention, Block, DenseMlp, NormLayout, QKNorm, windowed
+from core.model.config import ConfigReader, sliding_layers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,12 +58,12 @@ class Gemma2ConfigParser(BaseModelConfigParser):
 
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
-        ffn = DenseFfn(d.intermediate_size, d.hidden_act)
+        ffn = DenseMlp(d.intermediate_size, d.hidden_act)
         attention = Attention(
             d.num_heads, d.num_kv_heads, d.head_dim, qk_norm=self.qk_norm, softcap=d.attn_softcap
         )
         return [
-            Block(layer, ffn, NormLayout.SANDWICH)
+            Block.decoder(layer, ffn, NormLayout.SANDWICH)
             for layer in windowed(attention, d.sliding_window, d.sliding)
         ]
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.base_parser import decoder_dims
-from core.blocks import QKNorm
-from core.config import ConfigReader, sliding_layers
+from core.layers import QKNorm
+from core.model.config import ConfigReader, sliding_layers
 from parsers.gemma2 import Gemma2ConfigParser, Gemma2Dims, _softcap
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, MoeFfn, windowed
-from core.config import ConfigReader, sliding_layers, top_k_of
+from core.layers import Attention, Block, Moe, windowed
+from core.model.config import ConfigReader, sliding_layers, top_k_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +55,7 @@ class GptOssConfigParser(BaseModelConfigParser):
 
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
-        moe = MoeFfn(
+        moe = Moe(
             d.num_experts,
             d.top_k,
             d.intermediate_size,
@@ -71,4 +71,6 @@ class GptOssConfigParser(BaseModelConfigParser):
             o_bias=d.attention_bias,
             sink=True,
         )
-        return [Block(layer, moe) for layer in windowed(attention, d.sliding_window, d.sliding)]
+        return [
+            Block.decoder(layer, moe) for layer in windowed(attention, d.sliding_window, d.sliding)
+        ]

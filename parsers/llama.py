@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn
-from core.config import ConfigReader
+from core.layers import Attention, Block, DenseMlp
+from core.model.config import ConfigReader
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,14 +38,14 @@ class LlamaConfigParser(BaseModelConfigParser):
 
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
-        block = Block(
-            attention=Attention(
+        block = Block.decoder(
+            Attention(
                 heads=d.num_heads,
                 kv_heads=d.num_kv_heads,
                 head_dim=d.head_dim,
                 qkv_bias=d.attention_bias,
                 o_bias=d.attention_bias,
             ),
-            ffn=DenseFfn(d.intermediate_size, d.hidden_act, bias=d.mlp_bias),
+            DenseMlp(d.intermediate_size, d.hidden_act, bias=d.mlp_bias),
         )
         return [block] * d.num_layers

@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.attention import AttentionPattern
 from core.base_parser import BaseModelConfigParser, ModelDims
-from core.blocks import Attention, Block, DenseFfn, MoeFfn, QKNorm
-from core.config import ConfigReader, attention_heads
 from core.errors import ConfigError
+from core.layers import Attention, Block, DenseMlp, Moe, QKNorm
+from core.model.config import ConfigReader, attention_heads
+from core.model.masks import AttentionPattern
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +52,7 @@ class Llama4ConfigParser(BaseModelConfigParser):
         top = ConfigReader(config, self.model_type)
         r = top.section("text_config") if "text_config" in config else top
         hidden = r.integer("hidden_size")
-        layers = r.integer("num_hidden_layers")
+        layers = r.layers()
         heads, kv_heads, head_dim = attention_heads(r, hidden)
         num_experts = r.integer("num_local_experts", 16)
         top_k = r.integer("num_experts_per_tok", 1)
@@ -119,14 +119,14 @@ class Llama4ConfigParser(BaseModelConfigParser):
 
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
-        moe = MoeFfn(
+        moe = Moe(
             d.num_experts,
             d.top_k,
             d.expert_intermediate,
             d.hidden_act,
             shared_intermediate=d.expert_intermediate,
         )
-        dense = DenseFfn(d.dense_intermediate, d.hidden_act, prefix="NonMoE_")
+        dense = DenseMlp(d.dense_intermediate, d.hidden_act, prefix="NonMoE_")
         blocks = []
         for i in range(d.num_layers):
             rope = d.rope_layers[i]
@@ -141,5 +141,5 @@ class Llama4ConfigParser(BaseModelConfigParser):
                 qkv_bias=d.attention_bias,
                 o_bias=d.attention_bias,
             )
-            blocks.append(Block(attention, moe if i in d.moe_layers else dense))
+            blocks.append(Block.decoder(attention, moe if i in d.moe_layers else dense))
         return blocks

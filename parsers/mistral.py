@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.attention import AttentionPattern
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn
-from core.config import ConfigReader
+from core.layers import Attention, Block, DenseMlp
+from core.model.config import ConfigReader
+from core.model.masks import AttentionPattern
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,4 +36,6 @@ class MistralConfigParser(BaseModelConfigParser):
         attention = Attention(
             d.num_heads, d.num_kv_heads, d.head_dim, AttentionPattern.sliding(d.sliding_window)
         )
-        return [Block(attention, DenseFfn(d.intermediate_size, d.hidden_act))] * d.num_layers
+        return [
+            Block.decoder(attention, DenseMlp(d.intermediate_size, d.hidden_act))
+        ] * d.num_layers

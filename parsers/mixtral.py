@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.attention import AttentionPattern
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, MoeFfn
-from core.config import ConfigReader, top_k_of
+from core.layers import Attention, Block, Moe
+from core.model.config import ConfigReader, top_k_of
+from core.model.masks import AttentionPattern
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,5 +45,5 @@ class MixtralConfigParser(BaseModelConfigParser):
         attention = Attention(
             d.num_heads, d.num_kv_heads, d.head_dim, AttentionPattern.sliding(d.sliding_window)
         )
-        moe = MoeFfn(d.num_experts, d.top_k, d.intermediate_size, d.hidden_act)
-        return [Block(attention, moe)] * d.num_layers
+        moe = Moe(d.num_experts, d.top_k, d.intermediate_size, d.hidden_act)
+        return [Block.decoder(attention, moe)] * d.num_layers

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn, NormLayout, QKNorm
-from core.config import ConfigReader
+from core.layers import Attention, Block, DenseMlp, NormLayout, QKNorm
+from core.model.config import ConfigReader
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,5 +41,5 @@ class Olmo2ConfigParser(BaseModelConfigParser):
             qkv_bias=d.attention_bias,
             o_bias=d.attention_bias,
         )
-        ffn = DenseFfn(d.intermediate_size, d.hidden_act)
-        return [Block(attention, ffn, NormLayout.POST)] * d.num_layers
+        ffn = DenseMlp(d.intermediate_size, d.hidden_act)
+        return [Block.decoder(attention, ffn, NormLayout.POST)] * d.num_layers

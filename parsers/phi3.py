@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.attention import AttentionPattern
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn
-from core.config import ConfigReader
 from core.errors import ConfigError
+from core.layers import Attention, Block, DenseMlp
+from core.model.config import ConfigReader
+from core.model.masks import AttentionPattern
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,4 +58,6 @@ class Phi3ConfigParser(BaseModelConfigParser):
             AttentionPattern.sliding(d.sliding_window),
             rot_dim=d.rot_dim,
         )
-        return [Block(attention, DenseFfn(d.intermediate_size, d.hidden_act))] * d.num_layers
+        return [
+            Block.decoder(attention, DenseMlp(d.intermediate_size, d.hidden_act))
+        ] * d.num_layers

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn, windowed
-from core.config import ConfigReader, sliding_layers
+from core.layers import Attention, Block, DenseMlp, windowed
+from core.model.config import ConfigReader, sliding_layers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +44,8 @@ class Qwen2ConfigParser(BaseModelConfigParser):
 
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
-        ffn = DenseFfn(d.intermediate_size, d.hidden_act)
+        ffn = DenseMlp(d.intermediate_size, d.hidden_act)
         attention = Attention(d.num_heads, d.num_kv_heads, d.head_dim, qkv_bias=True)
-        return [Block(layer, ffn) for layer in windowed(attention, d.sliding_window, d.sliding)]
+        return [
+            Block.decoder(layer, ffn) for layer in windowed(attention, d.sliding_window, d.sliding)
+        ]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.blocks import Attention, Block, DenseFfn, QKNorm, windowed
-from core.config import ConfigReader
+from core.layers import Attention, Block, DenseMlp, QKNorm, windowed
+from core.model.config import ConfigReader
 from parsers.qwen2 import qwen_sliding
 
 
@@ -43,8 +43,8 @@ class Qwen3ConfigParser(BaseModelConfigParser):
 
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
-        ffn = DenseFfn(d.intermediate_size, d.hidden_act)
-        return [Block(layer, ffn) for layer in qwen3_attention(d)]
+        ffn = DenseMlp(d.intermediate_size, d.hidden_act)
+        return [Block.decoder(layer, ffn) for layer in qwen3_attention(d)]
 
 
 def qwen3_attention(d: Qwen3Dims) -> list[Attention]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, decoder_dims
-from core.blocks import Block, DenseFfn, MoeFfn
-from core.config import ConfigReader, top_k_of
+from core.layers import Block, DenseMlp, Moe
+from core.model.config import ConfigReader, top_k_of
 from parsers.qwen3 import Qwen3Dims, qwen3_attention
 
 
@@ -55,9 +55,9 @@ class Qwen3MoeConfigParser(BaseModelConfigParser):
 
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
-        moe = MoeFfn(d.num_experts, d.top_k, d.moe_intermediate, d.hidden_act)
-        dense = DenseFfn(d.intermediate_size, d.hidden_act)
+        moe = Moe(d.num_experts, d.top_k, d.moe_intermediate, d.hidden_act)
+        dense = DenseMlp(d.intermediate_size, d.hidden_act)
         return [
-            Block(attention, moe if i in d.moe_layers else dense)
+            Block.decoder(attention, moe if i in d.moe_layers else dense)
             for i, attention in enumerate(qwen3_attention(d))
         ]

@@ -35,3 +35,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def catalog_config(stem: str) -> dict[str, Any]:
     """A bundled real config by its file stem (e.g. 'meta-llama__Llama-2-7b-hf')."""
     return json.loads((CATALOG / f"{stem}.json").read_text())
+
+
+def hf_categories(parameters: dict[str, int]) -> dict[str, int]:
+    """Our parameter breakdown in the reference's categories: the reference counts linear-attention
+    and state-space mixers (our `mixers`) under `other`."""
+    folded = {key: value for key, value in parameters.items() if key != "mixers"}
+    folded["other"] = folded.get("other", 0) + parameters.get("mixers", 0)
+    return folded

@@ -13,8 +13,8 @@ from conftest import catalog_config
 
 from core import analyze_model, load_model, sweep
 from core.errors import ConfigNotFoundError, UsageError
-from core.grid import parse_sweep
-from core.parallel import Parallelism
+from core.model.parallel import Parallelism
+from core.output.grid import parse_sweep
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.attention import AttentionPattern, MaskKind
+from core.model.masks import AttentionPattern, MaskKind
 
 
 def _visible(kind: MaskKind, size: int, p: int, key: int) -> bool:

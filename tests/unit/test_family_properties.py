@@ -7,10 +7,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.blocks import MlaMode
-from core.report import Report, analyze
-from core.rows import Category
-from core.utils import QueryConfig
+from core.layers import MlaMode
+from core.model.queries import QueryConfig
+from core.model.report import Report, analyze
+from core.model.rows import Category
 from parsers import DeepseekV3ConfigParser, MistralConfigParser, MixtralConfigParser
 
 queries = st.lists(st.tuples(st.integers(0, 40), st.integers(1, 12)), min_size=1, max_size=4)
@@ -34,7 +34,7 @@ def mistral_configs(draw: st.DrawFn) -> dict[str, Any]:
 
 def _run(parser, qs, **kwargs) -> Report:
     cached, new = zip(*qs, strict=True)
-    return analyze(parser, QueryConfig(tuple(cached), tuple(new)), **kwargs)
+    return analyze(parser, QueryConfig.from_lists(tuple(cached), tuple(new)), **kwargs)
 
 
 def _costs(report: Report) -> list[tuple]:

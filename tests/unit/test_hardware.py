@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import HardwareSpecError
-from core.hardware import CATALOG, HardwareSpec, load_spec, resolve_hardware, spec_from_dict
+from core.hardware.roofline import Execution, time_row
+from core.hardware.specs import CATALOG, HardwareSpec, load_spec, resolve_hardware, spec_from_dict
+from core.model.rows import Category, OpKind, Row
 from core.ops import Cost
-from core.roofline import Execution, time_row
-from core.rows import Category, OpKind, Row
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from core.base_parser import TransformerMode
 from core.errors import ConfigError, UnsupportedModelError
-from core.utils import TransformerMode
 from parsers import Gemma3ConfigParser, Llama4ConfigParser, LlamaConfigParser
 
 LLAMA: dict[str, Any] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from core import ops
-from core.attention import AttentionPattern, MaskKind
+from core.model.masks import AttentionPattern, MaskKind
 from core.ops import Cost
 
 

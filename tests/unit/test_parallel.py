@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import UsageError
-from core.hardware import resolve_hardware
-from core.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
-from core.report import Report, analyze
-from core.roofline import on_hardware
-from core.rows import Category
-from core.sizing import smallest_fit
-from core.utils import QueryConfig
+from core.hardware.roofline import on_hardware
+from core.hardware.sizing import smallest_fit
+from core.hardware.specs import resolve_hardware
+from core.model.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
+from core.model.queries import QueryConfig
+from core.model.report import Report, analyze
+from core.model.rows import Category
 from parsers import DeepseekV3ConfigParser, LlamaConfigParser, MixtralConfigParser
 
 queries = st.lists(st.tuples(st.integers(0, 40), st.integers(1, 8)), min_size=1, max_size=3)
@@ -43,16 +43,16 @@ def split_llama(draw: st.DrawFn) -> tuple[dict[str, Any], Parallelism]:
     return config, Parallelism(tp, pp)
 
 
-def _run(parser, qs) -> Report:
+def _run(parser, qs, parallel: Parallelism = SINGLE_DEVICE) -> Report:
     cached, new = zip(*qs, strict=True)
-    return analyze(parser, QueryConfig(tuple(cached), tuple(new)))
+    return analyze(parser, QueryConfig.from_lists(tuple(cached), tuple(new)), parallel)
 
 
 @given(split_llama(), queries)
 def test_degrees_of_one_are_the_single_device_analysis(case, qs) -> None:
     config, _ = case
     plain = _run(LlamaConfigParser(config), qs)
-    explicit = _run(LlamaConfigParser(config, parallel=Parallelism(1, 1, 1)), qs)
+    explicit = _run(LlamaConfigParser(config), qs, Parallelism(1, 1, 1))
     assert plain == explicit and len(plain.stages) == 1
     assert all(row.comm is None for row in plain.rows)
 
@@ -64,7 +64,7 @@ def test_devices_add_up_to_the_single_device_flops_and_weights(case, qs) -> None
     storage of the ops that are split (not replicated) equal the single-device totals."""
     config, parallel = case
     single = _run(LlamaConfigParser(config), qs)
-    split = _run(LlamaConfigParser(config, parallel=parallel), qs)
+    split = _run(LlamaConfigParser(config), qs, parallel)
 
     def split_ops(rows) -> tuple[int, Fraction, Fraction]:
         kept = [r for r in rows if not r.replicated and r.comm is None]
@@ -94,7 +94,7 @@ def test_tensor_parallel_hand_counts() -> None:
         "vocab_size": 64,
         "torch_dtype": "bfloat16",
     }
-    report = _run(LlamaConfigParser(config, parallel=Parallelism(4)), [(7, 3)])
+    report = _run(LlamaConfigParser(config), [(7, 3)], Parallelism(4))
     rows = {r.name: r for r in report.rows}
     # QKV: 2 heads + 2 x 1 KV head of 8 = 32 outputs: 2 * 3 tokens * 64 * 32 FLOPs
     assert rows["Attn - QKV_Proj"].cost.flops == 2 * 3 * 64 * 32
@@ -123,8 +123,12 @@ def test_kv_heads_replicated_when_fewer_than_ranks() -> None:
         "num_hidden_layers": 1,
         "vocab_size": 64,
     }
-    report = _run(LlamaConfigParser(config, parallel=Parallelism(8)), [(0, 4)])
-    assert report.notes == ("TP 8 > 2 KV heads: each rank holds 1 KV head (replicated 4x)",)
+    report = _run(LlamaConfigParser(config), [(0, 4)], Parallelism(8))
+    # 2 KV heads over 8 ranks: each rank holds 1 head, half of the cache instead of an eighth
+    assert report.notes == (
+        "TP 8: the KV cache of Attention layers is replicated 4x: each rank holds 1/2 of it, "
+        "not 1/8",
+    )
     # one KV head per rank: 4 tokens x (K, V) x 8 dims x 2 B
     assert report.kv_cache_bytes == 4 * 2 * 8 * 2
 
@@ -139,7 +143,7 @@ def test_pipeline_stages_split_layers_and_pick_the_busiest() -> None:
         "num_hidden_layers": 5,
         "vocab_size": 32000,
     }
-    report = _run(LlamaConfigParser(config, parallel=Parallelism(pp=2)), [(100, 1)])
+    report = _run(LlamaConfigParser(config), [(100, 1)], Parallelism(pp=2))
     first, last = report.stages
     assert len(first.layers) == 3 and len(last.layers) == 2
     first_names, last_names = [r.name for r in first.rows], [r.name for r in last.rows]
@@ -163,8 +167,8 @@ def test_expert_parallel_all_to_all_hand_count() -> None:
         "num_experts_per_tok": 2,
         "torch_dtype": "bfloat16",
     }
-    tp4 = _run(MixtralConfigParser(config, parallel=Parallelism(4)), [(0, 8)])
-    ep4 = _run(MixtralConfigParser(config, parallel=Parallelism(4, 1, 4)), [(0, 8)])
+    tp4 = _run(MixtralConfigParser(config), [(0, 8)], Parallelism(4))
+    ep4 = _run(MixtralConfigParser(config), [(0, 8)], Parallelism(4, 1, 4))
     rows = {r.name: r for r in ep4.rows}
     # a rank owns 8/4 tokens, sends 2 copies of each (64 x 2 B), 3/4 of them remote
     dispatch = rows["Ffn - Dispatch"].comm
@@ -199,9 +203,12 @@ def test_mla_under_tensor_parallelism_replicates_the_latent_cache() -> None:
         "first_k_dense_replace": 1,
     }
     single = _run(DeepseekV3ConfigParser(config), [(10, 1)])
-    split = _run(DeepseekV3ConfigParser(config, parallel=Parallelism(2)), [(10, 1)])
+    split = _run(DeepseekV3ConfigParser(config), [(10, 1)], Parallelism(2))
     assert split.kv_cache_bytes == single.kv_cache_bytes  # every rank reads the whole latent
-    assert "TP 2: the MLA latent KV cache is replicated on every rank" in split.notes
+    assert split.notes == (
+        "TP 2: the KV cache of MlaAttention layers is replicated 2x: each rank holds all of it, "
+        "not 1/2",
+    )
     assert {r.name for r in split.rows if r.replicated} >= {"Attn - Q_A_Proj", "Attn - KV_A_Proj"}
 
 
@@ -222,7 +229,7 @@ def test_impossible_splits_are_usage_errors(parallel: Parallelism, message: str)
         "vocab_size": 64,
     }
     with pytest.raises(UsageError, match=message):
-        LlamaConfigParser(config, parallel=parallel)
+        _run(LlamaConfigParser(config), [(0, 1)], parallel)
     with pytest.raises(UsageError, match="must divide --tensor-parallel"):
         Parallelism(2, 1, 4)
     with pytest.raises(UsageError, match="positive integer"):
@@ -240,7 +247,6 @@ def test_smallest_fit_hand_count() -> None:
         parser, QueryConfig.from_lists([4096], [1], 32), resolve_hardware("H100-SXM5-80GB")
     )
     assert fit is not None and fit.parallel == Parallelism(1, 3)
-    assert parser.parallel == SINGLE_DEVICE  # the search works on copies
 
 
 def test_a_tied_head_on_another_stage_holds_a_copy_of_the_table() -> None:
@@ -256,7 +262,7 @@ def test_a_tied_head_on_another_stage_holds_a_copy_of_the_table() -> None:
     }
     single = _run(LlamaConfigParser(config), [(0, 1)])
     assert [p.name for p in single.stages[0].weight_parts if p.name == "LM head"] == []
-    first, last = _run(LlamaConfigParser(config, parallel=Parallelism(pp=2)), [(0, 1)]).stages
+    first, last = _run(LlamaConfigParser(config), [(0, 1)], Parallelism(pp=2)).stages
     parts = {p.name: p.bytes for p in last.weight_parts}
     assert parts["LM head"] == 1000 * 64 * 2  # the copy the last stage's head reads
     assert {p.name: p.bytes for p in first.weight_parts}["Embedding"] == 1000 * 64 * 2

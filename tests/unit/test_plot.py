@@ -8,11 +8,11 @@ import pytest
 from conftest import catalog_config
 
 from core.errors import UsageError
-from core.hardware import resolve_hardware
-from core.plot import check_plot_path, plot_roofline
-from core.report import analyze
-from core.roofline import Execution, on_hardware
-from core.utils import QueryConfig
+from core.hardware.roofline import Execution, on_hardware
+from core.hardware.specs import resolve_hardware
+from core.model.queries import QueryConfig
+from core.model.report import analyze
+from core.output.plot import check_plot_path, plot_roofline
 from parsers import select_parser
 
 
@@ -20,7 +20,7 @@ from parsers import select_parser
 @pytest.mark.parametrize("execution", list(Execution))
 def test_chart_is_written(tmp_path: Path, suffix: str, execution: Execution) -> None:
     config = catalog_config("meta-llama__Llama-4-Scout-17B-16E-Instruct")
-    report = analyze(select_parser(config)(config), QueryConfig((0, 4096), (2048, 1)))
+    report = analyze(select_parser(config)(config), QueryConfig.from_lists((0, 4096), (2048, 1)))
     results = [
         on_hardware(report, resolve_hardware(name), execution)
         for name in ("H100-SXM5-80GB", "MI300X-192GB")
@@ -44,7 +44,7 @@ def test_plot_path_errors(tmp_path: Path) -> None:
 
 def test_grid_chart_is_written(tmp_path: Path) -> None:
     from core import sweep
-    from core.grid import plot_grid
+    from core.output.grid import plot_grid
 
     scenarios = sweep(
         "meta-llama/Llama-3.1-8B",

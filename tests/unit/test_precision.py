@@ -8,12 +8,12 @@ import pytest
 from hand_counts import CONFIG as TINY
 
 from core.errors import UnsupportedModelError, UsageError
-from core.report import analyze
-from core.rows import Category
-from core.utils import QueryConfig
+from core.model.queries import QueryConfig
+from core.model.report import analyze
+from core.model.rows import Category
 from parsers import Llama4ConfigParser, LlamaConfigParser
 
-Q = QueryConfig((3,), (2,))
+Q = QueryConfig.from_lists((3,), (2,))
 
 
 def _rows(parser):

@@ -7,10 +7,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.ops import Cost
-from core.report import Report, analyze
-from core.rows import Category
-from core.utils import Number, QueryConfig
+from core.model.queries import QueryConfig
+from core.model.report import Report, analyze
+from core.model.rows import Category
+from core.ops import Cost, Number
 from parsers import Llama4ConfigParser, LlamaConfigParser
 
 
@@ -61,7 +61,7 @@ queries = st.lists(st.tuples(st.integers(0, 40), st.integers(1, 12)), min_size=1
 def _analyze(config: dict[str, Any], qs: list[tuple[int, int]]) -> Report:
     parser = (Llama4ConfigParser if config["model_type"] == "llama4" else LlamaConfigParser)(config)
     cached, new = zip(*qs, strict=True)
-    return analyze(parser, QueryConfig(tuple(cached), tuple(new)))
+    return analyze(parser, QueryConfig.from_lists(tuple(cached), tuple(new)))
 
 
 any_config = st.one_of(llama_configs(), llama4_configs())

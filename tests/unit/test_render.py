@@ -9,17 +9,17 @@ from fractions import Fraction
 
 from conftest import catalog_config
 
-from core.render import render_csv, render_json, render_table, report_json, storage_line
-from core.report import analyze
-from core.units import format_bytes, format_flops, format_intensity, json_number
-from core.utils import QueryConfig
+from core.model.queries import QueryConfig
+from core.model.report import analyze
+from core.output.render import render_csv, render_json, render_table, report_json, storage_line
+from core.output.units import format_bytes, format_flops, format_intensity, json_number
 from parsers import LlamaConfigParser
 
 
 def _report(cached=(1024,), new=(1,)):
     return analyze(
         LlamaConfigParser(catalog_config("meta-llama__Llama-3.1-8B")),
-        QueryConfig(cached, new),
+        QueryConfig.from_lists(cached, new),
         source="meta-llama/Llama-3.1-8B",
     )
 
@@ -46,7 +46,7 @@ def test_json_schema_and_raw_integers() -> None:
         "dtype": "bfloat16",
         "num_blocks": 32,
     }
-    assert doc["queries"] == [{"cached_tokens": 1024, "input_tokens": 1}]
+    assert doc["queries"] == [{"cached_tokens": 1024, "input_tokens": 1, "count": 1}]
     for layer in doc["layers"]:
         for key in ("flops", "weight_bytes", "input_bytes", "output_bytes", "blocks"):
             assert isinstance(layer[key], int), key

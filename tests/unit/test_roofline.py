@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from conftest import catalog_config
 
-from core.hardware import resolve_hardware
-from core.report import analyze
-from core.roofline import Execution, on_hardware
-from core.utils import QueryConfig
+from core.hardware.roofline import Execution, on_hardware
+from core.hardware.specs import resolve_hardware
+from core.model.queries import QueryConfig
+from core.model.report import analyze
 from parsers import select_parser
 
 
 def _on(stem: str, cached, new, hardware: str, execution=Execution.FUSED, **formats):
     config = catalog_config(stem)
-    report = analyze(select_parser(config)(config, **formats), QueryConfig(cached, new))
+    report = analyze(select_parser(config)(config, **formats), QueryConfig.from_lists(cached, new))
     return on_hardware(report, resolve_hardware(hardware), execution)
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from hand_counts import CONFIG, HAND, KV_BYTES, PARAMETERS
 
+from core.model.queries import QueryConfig
+from core.model.report import analyze
 from core.ops import Cost
-from core.report import analyze
-from core.utils import QueryConfig
 from parsers import LlamaConfigParser
 
 
 def report():
-    return analyze(LlamaConfigParser(CONFIG), QueryConfig((3,), (2,)))
+    return analyze(LlamaConfigParser(CONFIG), QueryConfig.from_lists((3,), (2,)))
 
 
 def test_every_row_matches_the_hand_count() -> None:

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import UsageError
-from core.render import describe_queries
-from core.report import Report
-from core.roofline import HardwareResult, RowTiming
-from core.rows import Row
-from core.units import format_seconds
+from core.hardware.roofline import HardwareResult, RowTiming
+from core.model.report import Report
+from core.model.rows import Row
+from core.output.render import describe_queries
+from core.output.units import format_seconds
 
 PLOT_SUFFIXES = (".png", ".svg")
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 from core.base_parser import BaseModelConfigParser
 from core.errors import UsageError
-from core.hardware import HardwareSpec
-from core.parallel import Parallelism
-from core.report import analyze
-from core.roofline import Execution, on_hardware
-from core.utils import QueryConfig
+from core.hardware.roofline import Execution, on_hardware
+from core.hardware.specs import HardwareSpec
+from core.model.parallel import Parallelism
+from core.model.queries import QueryConfig
+from core.model.report import analyze
 
 # Tensor-parallel degrees tried: powers of two, as engines and interconnect domains use.
 TP_DEGREES = (1, 2, 4, 8, 16, 32, 64)
@@ -22,13 +21,6 @@ class Fit:
     parallel: Parallelism
     step_time_s: float
     device_memory_bytes: int | float
-
-
-def with_parallel(parser: BaseModelConfigParser, parallel: Parallelism) -> BaseModelConfigParser:
-    """A copy of `parser` cut for `parallel` (UsageError if the model cannot be split so)."""
-    twin = copy.copy(parser)
-    twin.set_parallel(parallel)
-    return twin
 
 
 def smallest_fit(
@@ -49,14 +41,14 @@ def smallest_fit(
             if devices % tp:
                 continue
             ep = tp if expert_parallel else 1
+            split = Parallelism(tp, devices // tp, ep)
             try:
-                split = with_parallel(parser, Parallelism(tp, devices // tp, ep))
+                report = analyze(parser, queries, split)
             except UsageError:
                 continue
-            report = analyze(split, queries)
             if report.device_memory_bytes <= hw.memory_bytes:
                 result = on_hardware(report, hw, execution)
-                fits.append(Fit(split.parallel, result.step_time_s, float(result.storage_bytes)))
+                fits.append(Fit(split, result.step_time_s, float(result.storage_bytes)))
         if fits:
             return min(fits, key=lambda fit: fit.step_time_s)
     return None

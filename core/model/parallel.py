@@ -33,7 +33,7 @@ from enum import Enum
 from fractions import Fraction
 
 from core.errors import UsageError
-from core.utils import Number
+from core.ops import Number
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from fractions import Fraction
 from typing import Any
 
 from core.errors import ConfigError, UnsupportedModelError, UsageError
-from core.formats import DataFormat, format_names, lookup_format
-from core.rows import Category
+from core.model.formats import DataFormat, format_names, lookup_format
+from core.model.rows import Category
 
 VECTOR_PEAK = "fp32"
 

@@ -6,19 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from tabulate import tabulate
 
-from core.base_parser import StoragePart
+from core.hardware.roofline import HardwareResult, RowTiming
+from core.hardware.sizing import Fit
+from core.layers.ends import StoragePart
+from core.model.report import Report, Stage
+from core.model.rows import Row
 from core.ops import Cost
-from core.report import Report, Stage
-from core.roofline import HardwareResult, RowTiming
-from core.rows import Row
-from core.sizing import Fit
-from core.units import (
+from core.output.units import (
     format_bytes,
     format_flops,
     format_intensity,
@@ -70,16 +69,23 @@ def _block_count(row: Row, stage: Stage) -> str:
 
 def describe_queries(report: Report) -> str:
     """'8 x (1024 cached + 1 input)', groups of identical queries in first-seen order."""
-    groups = Counter(report.queries.queries)
-    return ", ".join(f"{n} x ({c} cached + {i} input)" for (c, i), n in groups.items())
+    return report.queries.describe()
 
 
 def storage_line(report: Report, stage: Stage | None = None) -> str:
     stage = stage or report.shown
-    parts = [*stage.weight_parts, StoragePart("KV cache", stage.kv_cache_bytes)]
-    text = " + ".join(f"({part.name}) {format_bytes(part.bytes)}" for part in parts)
+    text = " + ".join(_part_text(part) for part in stage.storage_parts)
     who = "" if report.parallel.devices == 1 else " per device"
     return f"Minimum Storage Requirement{who}: {text} = {format_bytes(stage.storage_bytes)}"
+
+
+_STOPS_GROWING = {"window": ", bounded by its window", "fixed": ", fixed size"}
+
+
+def _part_text(part: StoragePart) -> str:
+    """'(KV cache) 4.00 GiB'; a state that stops growing says so: '(Recurrent state, fixed
+    size)'."""
+    return f"({part.name}{_STOPS_GROWING.get(part.growth or '', '')}) {format_bytes(part.bytes)}"
 
 
 def _bound_cell(timing: RowTiming) -> str:
@@ -281,7 +287,10 @@ def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dic
             "stage_shown": stage.index,
             "notes": list(report.notes),
         },
-        "queries": [{"cached_tokens": c, "input_tokens": n} for c, n in report.queries.queries],
+        "queries": [
+            {"cached_tokens": c, "input_tokens": n, "count": count}
+            for (c, n), count in report.queries.groups
+        ],
         "layers": [_row_json(row) for row in stage.rows],
         "total": _cost_json(stage.total),
         "parameters": report.parameters,
@@ -290,10 +299,7 @@ def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dic
             "kv_cache_bytes": json_number(stage.kv_cache_bytes),
             "total_bytes": json_number(stage.storage_bytes),
             "replicated_weight_bytes": json_number(stage.replicated_weight_bytes),
-            "parts": [
-                {"name": part.name, "bytes": json_number(part.bytes)}
-                for part in (*stage.weight_parts, StoragePart("KV cache", stage.kv_cache_bytes))
-            ],
+            "parts": [_part_json(part) for part in stage.storage_parts],
         },
         "model_storage": {
             "weight_bytes": json_number(report.model_weight_bytes),
@@ -315,6 +321,13 @@ def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dic
             for i, result in enumerate(hardware)
         ],
     }
+
+
+def _part_json(part: StoragePart) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": part.name, "bytes": json_number(part.bytes)}
+    if part.growth is not None:
+        data["growth"] = part.growth
+    return data
 
 
 def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, Any]:

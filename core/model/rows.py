@@ -7,9 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from core.ops import Cost
-from core.parallel import Comm
-from core.utils import Number
+from core.model.parallel import Comm
+from core.ops import Cost, Number
 
 
 class OpKind(Enum):
@@ -18,6 +17,8 @@ class OpKind(Enum):
     GEMM = "gemm"  # a matrix product with a weight: the tensor-core peak of its formats
     ATTENTION = "attention"  # QK^T, softmax, PV on activations and the KV cache
     ELEMENTWISE = "elementwise"  # norms, RoPE, activations, adds: vector units, fusible
+    SCAN = "scan"  # a kernel along the sequence with a per-query state (short convolution,
+    # linear-attention / state-space recurrence): its own kernel, never fused away
     GATHER = "gather"  # embedding lookup: memory only
     COMM = "comm"  # a collective or send between devices: interconnect only
 
@@ -34,7 +35,8 @@ class Category(Enum):
     ROUTER = "router"
     LM_HEAD = "lm_head"
     NORM = "norms"
-    OTHER = "other"  # RoPE, residual adds, expert combine
+    MIXER = "mixer"  # linear-attention / state-space mixers: projections, conv, recurrence
+    OTHER = "other"  # RoPE, residual adds, expert combine, hyper-connections
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class Row:
     per_block: bool = True
     replicated: bool = False  # every tensor-parallel rank holds and runs all of it
     comm: Comm | None = None  # what a COMM row sends
+    tokens: int = 0  # a GEMM's M: the activation rows it multiplies (0 for other kinds)
 
     @property
     def total_cost(self) -> Cost:
@@ -78,6 +81,7 @@ class Row:
             self.per_block if per_block is None else per_block,
             self.replicated,
             self.comm,
+            self.tokens,
         )
 
 

@@ -14,7 +14,7 @@ from tabulate import tabulate
 
 from core.api import Scenario
 from core.errors import UsageError
-from core.units import format_bytes, format_flops, format_rate, format_seconds
+from core.output.units import format_bytes, format_flops, format_rate, format_seconds
 
 _RANGE = re.compile(r"^(\d+):(\d+):([x+])(\d+)$")
 MAX_POINTS = 100_000

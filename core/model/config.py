@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import AnalyzerError, ConfigError
-from core.formats import DataFormat, config_format
-from core.utils import ACT_FLOPS
+from core.model.formats import DataFormat, config_format
+from core.ops import ACT_FLOPS
 
 _REQUIRED: Any = object()
+
+# Decoder layers a config may declare: far above any real model (the deepest have ~200), low
+# enough that per-layer work stays instant.
+MAX_LAYERS = 100_000
 
 
 def read_text(path: Path, error: type[AnalyzerError], what: str) -> str:
@@ -70,6 +74,15 @@ class ConfigReader:
                 f"{self.where}: '{key}' must be an integer >= {minimum}, got {value!r}"
             )
         return value
+
+    def layers(self, key: str = "num_hidden_layers") -> int:
+        """The number of decoder layers, at most MAX_LAYERS."""
+        layers = self.integer(key)
+        if layers > MAX_LAYERS:
+            raise ConfigError(
+                f"{self.where}: '{key}' ({layers}) exceeds the limit of {MAX_LAYERS} layers"
+            )
+        return layers
 
     def flag(self, key: str, default: bool) -> bool:
         value = self._get(key, default)

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 
-from core.hardware import HardwareSpec
-from core.report import Report, Stage
-from core.rows import OpKind, Row
-from core.utils import Number
+from core.hardware.specs import HardwareSpec
+from core.model.report import Report, Stage
+from core.model.rows import OpKind, Row
+from core.ops import Number
 
 
 class Execution(Enum):

@@ -1,0 +1,82 @@
+"""Decoder blocks as data: a block is a sequence of residual branches, each a mixer with its norms.
+
+Llama's block is two branches, [attention, MLP]; a Nemotron-H block is one, [Mamba-2] or [MoE]
+or [attention]. Each branch normalises its input (or its output, or both: `NormLayout`), runs its
+mixer and adds the result back to the residual stream. Layers that are alike are equal values,
+so the analysis builds rows once per distinct kind of block and weights them by how many layers
+are of that kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from core.layers.mixer import Mixer
+from core.model.builder import OpBuilder
+from core.model.parallel import Parallelism
+from core.model.queries import QueryConfig
+from core.model.rows import Row
+from core.model.state import State
+
+
+class NormLayout(Enum):
+    """Where a residual branch normalises."""
+
+    PRE = "pre"  # x + f(norm(x))                          Llama, Mistral, Qwen, ...
+    SANDWICH = "sandwich"  # x + post_norm(f(pre_norm(x)))  Gemma 2, 3 and 4
+    POST = "post"  # x + norm(f(x))                         OLMo 2
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """One residual branch: `mixer` between its norms, then the residual add."""
+
+    mixer: Mixer
+    layout: NormLayout = NormLayout.PRE
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One decoder layer: its residual branches in order."""
+
+    branches: tuple[Branch, ...]
+
+    @classmethod
+    def decoder(cls, token: Mixer, channel: Mixer, layout: NormLayout = NormLayout.PRE) -> Block:
+        """The usual layer: a token mixer (attention), then a channel mixer (MLP or MoE)."""
+        return cls((Branch(token, layout), Branch(channel, layout)))
+
+    @classmethod
+    def single(cls, mixer: Mixer, layout: NormLayout = NormLayout.PRE) -> Block:
+        """A layer of one branch (Nemotron-H's blocks)."""
+        return cls((Branch(mixer, layout),))
+
+    @property
+    def mixers(self) -> tuple[Mixer, ...]:
+        return tuple(branch.mixer for branch in self.branches)
+
+    def check(self, parallel: Parallelism) -> str | None:
+        return next((problem for mixer in self.mixers if (problem := mixer.check(parallel))), None)
+
+    def states(self, tp: int) -> tuple[State, ...]:
+        return tuple(state for mixer in self.mixers for state in mixer.states(tp))
+
+
+def block_rows(ops: OpBuilder, block: Block, queries: QueryConfig) -> list[Row]:
+    """All rows of one decoder block on one device, in execution order."""
+    tokens, hidden = queries.total_input_tokens, ops.hidden_size
+    rows: list[Row] = []
+    for branch in block.branches:
+        label = branch.mixer.label
+        if branch.layout is not NormLayout.POST:
+            rows.append(
+                ops.set_op_rmsnorm_req(f"{label} - RMSNorm", tokens, hidden, replicated=True)
+            )
+        rows += branch.mixer.rows(ops, queries)  # its all-reduce, if any, comes last
+        if branch.layout is not NormLayout.PRE:
+            rows.append(
+                ops.set_op_rmsnorm_req(f"{label} - Post_RMSNorm", tokens, hidden, replicated=True)
+            )
+        rows.append(ops.set_op_sum_req(f"{label} - ResidualAdd", tokens, hidden))
+    return rows

@@ -1,0 +1,124 @@
+"""Mixture of experts (a channel mixer): a router, top-k routed expert MLPs per token, and
+optional always-on shared experts.
+
+NB: every token runs its top-k experts (FLOPs for T*k expert rows); the weight traffic is the
+    expected number of distinct experts the step touches under uniform routing,
+    E * (1 - (1 - k/E)^T), times one expert's bytes, rounded to whole bytes; storage counts every
+    expert. The router's top-k selection and scoring arithmetic are not counted.
+Parallelism (core/model/parallel.py): per device, the router (replicated) and a 1/TP slice of
+every expert, or E/EP whole experts in 1/(TP/EP) slices: the same expected compute and traffic;
+EP replaces the all-reduce of the routed part by an all-to-all dispatch and combine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from core import ops as formulas
+from core.layers.mlp import mlp_rows
+from core.model.builder import OpBuilder
+from core.model.parallel import Parallelism
+from core.model.queries import QueryConfig
+from core.model.rows import Category, Row
+from core.model.state import State
+
+
+@dataclass(frozen=True, slots=True)
+class Moe:
+    label: ClassVar[str] = "Ffn"
+
+    num_experts: int
+    top_k: int
+    intermediate: int  # each routed expert's width
+    act: str
+    shared_intermediate: int = 0  # the shared experts together (0: none)
+    gated: bool = True  # gated expert MLPs (False: up, act, down as Nemotron-H)
+    expert_bias: bool = False  # biases on each expert's projections (gpt-oss)
+    router_bias: bool = False
+    shared_gate: bool = False  # a sigmoid gate (h -> 1) scales the shared expert (Qwen MoE)
+
+    def check(self, parallel: Parallelism) -> str | None:
+        if self.num_experts % parallel.ep:
+            return (
+                f"the number of experts ({self.num_experts}) is not a multiple of EP {parallel.ep}"
+            )
+        if self.intermediate % parallel.tp or self.shared_intermediate % parallel.tp:
+            return "an expert width is not a multiple of it"
+        return None
+
+    def states(self, tp: int) -> tuple[State, ...]:
+        return ()
+
+    def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
+        tokens = queries.total_input_tokens
+        ep = ops.parallel.ep
+        rows = [self.router_row(ops, tokens)]
+        if ep > 1:
+            rows += ops.set_op_alltoall_req("Ffn - Dispatch", tokens, self.top_k)
+        rows += self.expert_rows(ops, tokens)
+        if ep > 1:
+            rows += ops.set_op_alltoall_req("Ffn - Combine", tokens, self.top_k)
+        shared = self.shared_intermediate > 0
+        rows += self.shared_rows(ops, tokens)
+        name = "Ffn - RoutedSharedExpAdd" if shared else "Ffn - RoutedExpAdd"
+        rows.append(ops.set_op_moe_combine_req(name, tokens, self.top_k, shared))
+        if ep == 1 or shared:  # partial sums of the TP slices
+            rows += ops.set_op_allreduce_req("Ffn - AllReduce", tokens)
+        return rows
+
+    def router_row(self, ops: OpBuilder, tokens: int) -> Row:
+        return ops.set_op_proj_req(
+            "Ffn - Router",
+            tokens,
+            ops.hidden_size,
+            self.num_experts,
+            bias=self.router_bias,
+            category=Category.ROUTER,
+            replicated=True,
+        )
+
+    def expert_rows(self, ops: OpBuilder, tokens: int, width: int | None = None) -> list[Row]:
+        touched = formulas.expected_distinct_experts(self.num_experts, self.top_k, tokens)
+        return mlp_rows(
+            ops,
+            tokens * self.top_k,
+            self.intermediate // ops.tp,
+            self.act,
+            prefix="Ffn - RoutedExp_",
+            category=Category.MLP_ROUTED,
+            gated=self.gated,
+            bias=self.expert_bias,
+            experts=(self.num_experts, touched),
+            width=width,
+        )
+
+    def shared_rows(self, ops: OpBuilder, tokens: int) -> list[Row]:
+        if not self.shared_intermediate:
+            return []
+        rows = mlp_rows(
+            ops,
+            tokens,
+            self.shared_intermediate // ops.tp,
+            self.act,
+            prefix="Ffn - SharedExp_",
+            category=Category.MLP_SHARED,
+            gated=self.gated,
+        )
+        if self.shared_gate:
+            rows += [
+                ops.set_op_proj_req(
+                    "Ffn - SharedExp_Gate",
+                    tokens,
+                    ops.hidden_size,
+                    1,
+                    category=Category.MLP_SHARED,
+                    replicated=True,
+                ),
+                ops.set_op_elementwise_req(
+                    "Ffn - SharedExp_Scale",
+                    formulas.gate_scale(tokens, ops.hidden_size, "sigmoid", w=ops.act_bytes),
+                    replicated=True,
+                ),
+            ]
+        return rows

@@ -1,0 +1,281 @@
+"""`analyze(parser, queries, parallel) -> Report`: the pure result of one analysis, before any
+formatting.
+
+Without parallelism a report has one stage: the whole step on one device. With parallelism each
+pipeline stage has the rows of one of its devices (a tensor-parallel rank), and the report shows
+the busiest one; parameters are always the whole model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cached_property
+
+from core.base_parser import BaseModelConfigParser
+from core.layers.blocks import block_rows
+from core.layers.ends import StoragePart
+from core.model.builder import OpBuilder
+from core.model.formats import lookup_format
+from core.model.parallel import SINGLE_DEVICE, Parallelism
+from core.model.precision import Precision
+from core.model.queries import QueryConfig
+from core.model.rows import Category, Row, merge_block_rows
+from core.model.state import Growth, StateFormat
+from core.ops import Cost, Number
+
+# Reference parameter breakdown (HuggingFace categories) -> the row categories it sums.
+PARAMETER_GROUPS: dict[str, tuple[Category, ...]] = {
+    "embedding": (Category.EMBEDDING,),
+    "attention": (Category.ATTN_PROJ, Category.ATTN_CORE),
+    "mixers": (Category.MIXER,),
+    "mlp_dense": (Category.MLP_DENSE,),
+    "mlp_routed_experts": (Category.MLP_ROUTED,),
+    "mlp_shared_experts": (Category.MLP_SHARED,),
+    "router": (Category.ROUTER,),
+    "norms": (Category.NORM,),
+    "lm_head": (Category.LM_HEAD,),
+    "other": (Category.OTHER,),
+}
+
+# Storage parts of the decoder blocks' weights, by row category.
+_BLOCK_STORAGE_PARTS: dict[str, tuple[Category, ...]] = {
+    "Attention": (Category.ATTN_PROJ, Category.ATTN_CORE),
+    "Mixers": (Category.MIXER,),
+    "FFN": (Category.MLP_DENSE,),
+    "Routed experts": (Category.MLP_ROUTED,),
+    "Shared experts": (Category.MLP_SHARED,),
+    "Router": (Category.ROUTER,),
+    "Norms": (Category.NORM,),
+    "Other": (Category.OTHER,),
+}
+
+_FLOAT32 = lookup_format("float32")
+# A state kind held by several layers grows as its fastest-growing layer does.
+_GROWTH_ORDER = (Growth.PER_TOKEN, Growth.PER_RATIO, Growth.WINDOW, Growth.FIXED)
+
+
+def total_cost(rows: Sequence[Row]) -> Cost:
+    """Every row times the blocks that run it."""
+    total = Cost()
+    for row in rows:
+        total += row.total_cost
+    return total
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One device of one pipeline stage: its rows, its weights and the state its queries keep."""
+
+    index: int
+    layers: range
+    rows: tuple[Row, ...]
+    weight_parts: tuple[StoragePart, ...]
+    state_parts: tuple[StoragePart, ...]  # by kind: KV cache, indexer keys, recurrent state, ...
+
+    @cached_property
+    def total(self) -> Cost:
+        return total_cost(self.rows)
+
+    @property
+    def weight_bytes(self) -> Number:
+        return sum((part.bytes for part in self.weight_parts), start=0)
+
+    @property
+    def kv_cache_bytes(self) -> Number:
+        """Everything the queries keep between steps on this device (every state part)."""
+        return sum((part.bytes for part in self.state_parts), start=0)
+
+    @property
+    def storage_bytes(self) -> Number:
+        return self.weight_bytes + self.kv_cache_bytes
+
+    @property
+    def storage_parts(self) -> tuple[StoragePart, ...]:
+        return (*self.weight_parts, *self.state_parts)
+
+    @property
+    def replicated_weight_bytes(self) -> Number:
+        """Weights every tensor-parallel rank holds in full (norms, routers, MLA a-projections)."""
+        return sum((r.param_bytes * r.blocks for r in self.rows if r.replicated), start=0)
+
+
+@dataclass(frozen=True)
+class Report:
+    source: str  # what the user named: a path or a hub name
+    model_type: str
+    dtype: str  # the weight format's name
+    precision: Precision
+    num_blocks: int
+    queries: QueryConfig
+    parallel: Parallelism
+    stages: tuple[Stage, ...]
+    parameters: dict[str, int]  # the whole model: "total" and by category
+    model_weight_bytes: Number  # the whole model's weights at their stored formats
+    model_kv_cache_bytes: Number  # the whole model's query state (one copy)
+    notes: tuple[str, ...] = ()  # what the parallel split replicates
+
+    @cached_property
+    def shown(self) -> Stage:
+        """The stage a device-level view shows: the one with the most FLOPs."""
+        if len(self.stages) == 1:
+            return self.stages[0]
+        return max(self.stages, key=lambda stage: stage.total.flops)
+
+    @property
+    def rows(self) -> tuple[Row, ...]:
+        return self.shown.rows
+
+    @property
+    def total(self) -> Cost:
+        return self.shown.total
+
+    @property
+    def kv_cache_bytes(self) -> Number:
+        return self.shown.kv_cache_bytes
+
+    @property
+    def weight_bytes(self) -> Number:
+        return self.shown.weight_bytes
+
+    @property
+    def storage_parts(self) -> tuple[StoragePart, ...]:
+        return self.shown.storage_parts
+
+    @property
+    def storage_bytes(self) -> Number:
+        """Minimum storage of the shown device: its weights and its query state."""
+        return self.shown.storage_bytes
+
+    @property
+    def model_storage_bytes(self) -> Number:
+        """The whole model's weights and query state, on one device or spread over many."""
+        return self.model_weight_bytes + self.model_kv_cache_bytes
+
+    @property
+    def device_memory_bytes(self) -> Number:
+        """The most any device holds (weights + query state) over the pipeline stages."""
+        return max(stage.storage_bytes for stage in self.stages)
+
+
+def analyze(
+    parser: BaseModelConfigParser,
+    queries: QueryConfig,
+    parallel: Parallelism = SINGLE_DEVICE,
+    source: str = "",
+) -> Report:
+    """The cost of one inference step of `queries` on the model `parser` read, per device of each
+    pipeline stage of `parallel`."""
+    parser.check_split(parallel)
+    stages = _stages(parser, queries, parallel)
+    whole = stages[0] if parallel.devices == 1 else _stages(parser, queries, SINGLE_DEVICE)[0]
+    return Report(
+        source=source,
+        model_type=str(parser.config.get("model_type", parser.model_type)),
+        dtype=parser.precision.weight.name,
+        precision=parser.precision,
+        num_blocks=parser.dims.num_layers,
+        queries=queries,
+        parallel=parallel,
+        stages=stages,
+        parameters=parameter_counts(whole.rows),
+        model_weight_bytes=whole.weight_bytes,
+        model_kv_cache_bytes=whole.kv_cache_bytes,
+        notes=tuple(split_notes(parser, parallel)),
+    )
+
+
+def parameter_counts(rows: Sequence[Row]) -> dict[str, int]:
+    """Distinct parameters held ("total"), and by category."""
+    by_group = {
+        group: sum(r.params * r.blocks for r in rows if r.category in categories)
+        for group, categories in PARAMETER_GROUPS.items()
+    }
+    return {"total": sum(by_group.values()), **by_group}
+
+
+def split_notes(parser: BaseModelConfigParser, parallel: Parallelism) -> list[str]:
+    """What the tensor-parallel split replicates: state a rank holds more than 1/TP of."""
+    tp, notes = parallel.tp, set()
+    if tp == 1:
+        return []
+    for block in parser.distinct_blocks:
+        for mixer in block.mixers:
+            for whole, share in zip(mixer.states(1), mixer.states(tp), strict=True):
+                held = Fraction(share.values, whole.values) if whole.values else Fraction(1, tp)
+                if held > Fraction(1, tp):
+                    notes.add(
+                        f"TP {tp}: the {whole.kind} of {type(mixer).__name__} layers is "
+                        f"replicated {held * tp}x: each rank holds "
+                        f"{'all' if held == 1 else held} of it, not 1/{tp}"
+                    )
+    return sorted(notes)
+
+
+def stage_rows(
+    parser: BaseModelConfigParser,
+    ops: OpBuilder,
+    queries: QueryConfig,
+    layers: range,
+    first: bool,
+    last: bool,
+) -> list[Row]:
+    """Every row of one device of a pipeline stage: the embedding (first stage), the decoder
+    blocks' ops (each with the number of blocks that run it), the final norm and the LM head
+    (last stage), and the hand-off to the next stage."""
+    ends = parser.ends()
+    kinds = parser.block_kinds(layers)
+    body = merge_block_rows((block_rows(ops, block, queries), n) for block, n in kinds.items())
+    head = ends.head_rows(ops, queries) if last else ends.send_rows(ops, queries)
+    return [*(ends.embedding_rows(ops, queries) if first else ()), *body, *head]
+
+
+def state_parts(
+    parser: BaseModelConfigParser, ops: OpBuilder, queries: QueryConfig, layers: range
+) -> list[StoragePart]:
+    """What the queries keep between steps on one device of a stage, by kind: per query and
+    layer, each state's units at the query's context length (after this step) times its values
+    at its format's width."""
+    widths = {
+        StateFormat.KV: ops.precision.kv_cache.bytes,
+        StateFormat.ACTIVATION: ops.precision.activation.bytes,
+        StateFormat.FLOAT32: _FLOAT32.bytes,
+    }
+    lengths = queries.kv_length_groups
+    by_kind: dict[str, Number] = {}
+    growth: dict[str, set[str]] = {}
+    for block, count in parser.block_kinds(layers).items():
+        for state in block.states(ops.tp):
+            units = sum(n * state.units(length) for length, n in lengths)
+            held = count * units * state.values * widths[state.fmt]
+            by_kind[state.kind] = by_kind.get(state.kind, 0) + held
+            growth.setdefault(state.kind, set()).add(state.growth.value)
+    return [
+        StoragePart(kind, held, "/".join(sorted(growth[kind]))) for kind, held in by_kind.items()
+    ]
+
+
+def _stages(
+    parser: BaseModelConfigParser, queries: QueryConfig, parallel: Parallelism
+) -> tuple[Stage, ...]:
+    ops = parser.ops(parallel)
+    bounds = parallel.stages(parser.dims.num_layers)
+    ends = parser.ends()
+    stages = []
+    for index, layers in enumerate(bounds):
+        first, last = index == 0, index == len(bounds) - 1
+        rows = tuple(stage_rows(parser, ops, queries, layers, first, last))
+        weights = [*_block_weight_parts(rows), *ends.storage(ops, first, last)]
+        states = state_parts(parser, ops, queries, layers)
+        stages.append(Stage(index, layers, rows, tuple(weights), tuple(states)))
+    return tuple(stages)
+
+
+def _block_weight_parts(rows: Sequence[Row]) -> list[StoragePart]:
+    parts = []
+    for name, categories in _BLOCK_STORAGE_PARTS.items():
+        held = [r for r in rows if r.per_block and r.category in categories and r.params]
+        if held:
+            parts.append(StoragePart(name, sum((r.param_bytes * r.blocks for r in held), start=0)))
+    return parts

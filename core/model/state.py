@@ -1,0 +1,64 @@
+"""What one query keeps between steps in one layer: KV caches, selector keys, compressed KV,
+convolution and recurrent states. Each kind grows with the context its own way.
+
+A layer declares its `State` parts (per query, on one device); the analysis sums them over the
+layers and queries at each query's context length L. The "KV cache" figures of a report are the
+sum of every part: everything a query keeps between steps.
+
+Growth rules (units held once the context is L tokens; each unit is `values` numbers):
+- PER_TOKEN:  L                   (full attention keys and values, indexer keys)
+- WINDOW:     min(L, W - 1)       (sliding or chunked layers: HF's DynamicSlidingWindowLayer keeps
+                                   the last W - 1 tokens, enough with the next token's own key)
+- PER_RATIO:  floor(L / r)        (compressed KV: one entry per r tokens)
+- FIXED:      1                   (recurrent and convolution states: the same at 1k and 1M tokens)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Growth(Enum):
+    PER_TOKEN = "per_token"
+    WINDOW = "window"
+    PER_RATIO = "per_ratio"
+    FIXED = "fixed"
+
+
+class StateFormat(Enum):
+    """Which format a state is stored in."""
+
+    KV = "kv"  # the KV-cache format (`--kv-cache-dtype`, default the config's dtype)
+    ACTIVATION = "activation"  # the activation format (convolution states hold inputs)
+    FLOAT32 = "float32"  # recurrent states (HF and the kernels keep them in float32)
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """One part of what a query keeps in one layer, on one device."""
+
+    kind: str  # what it is, as the storage breakdown names it: "KV cache", "Recurrent state", ...
+    values: int  # numbers per unit held
+    growth: Growth = Growth.PER_TOKEN
+    size: int = 0  # W for WINDOW, r for PER_RATIO
+    fmt: StateFormat = StateFormat.KV
+
+    def __post_init__(self) -> None:
+        if self.growth in (Growth.WINDOW, Growth.PER_RATIO) and self.size < 1:
+            raise ValueError(f"{self.growth.value} state needs a positive size, got {self.size}")
+
+    def units(self, length: int) -> int:
+        """Units held once the query's context is `length` tokens."""
+        if self.growth is Growth.PER_TOKEN:
+            return length
+        if self.growth is Growth.WINDOW:
+            return min(length, self.size - 1)
+        if self.growth is Growth.PER_RATIO:
+            return length // self.size
+        return 1
+
+    @property
+    def grows(self) -> bool:
+        """Whether it keeps growing with the context (a window or a fixed state stops)."""
+        return self.growth in (Growth.PER_TOKEN, Growth.PER_RATIO)
