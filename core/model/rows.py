@@ -55,7 +55,8 @@ class Row:
     category: Category = Category.OTHER
     blocks: int = 1
     per_block: bool = True
-    replicated: bool = False  # every tensor-parallel rank holds and runs all of it
+    replicated: bool = False  # every tensor-parallel rank holds all of its parameters (and runs
+    # all of it, but for per-head norms, which run on the rank's heads)
     comm: Comm | None = None  # what a COMM row sends
     tokens: int = 0  # a GEMM's M: the activation rows it multiplies (0 for other kinds)
 
