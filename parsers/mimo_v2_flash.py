@@ -101,12 +101,11 @@ class MiMoV2FlashConfigParser(BaseModelConfigParser):
             rot_dim=_rot_dim(r, "sliding_attention", swa_head_dim),
             sink=r.flag("add_swa_attention_sink_bias", True),
         )
-        for kind in (full, swa):
-            if kind.heads % kind.kv_heads:
-                raise ConfigError(
-                    f"{r.where}: the attention heads ({kind.heads}) are not a multiple of the "
-                    f"KV heads ({kind.kv_heads})"
-                )
+        if swa.heads % swa.kv_heads:  # the full layers' heads are checked by decoder_dims
+            raise ConfigError(
+                f"{r.where}: swa_num_attention_heads ({swa.heads}) is not a multiple of "
+                f"swa_num_key_value_heads ({swa.kv_heads})"
+            )
         size = r.optional_integer("sliding_window_size")
         window = size + 1 if size is not None else r.integer("sliding_window", 129)
         experts = r.integer("n_routed_experts", 256)
