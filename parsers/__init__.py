@@ -19,6 +19,8 @@ from parsers.gemma3 import Gemma3ConfigParser
 from parsers.gpt_oss import GptOssConfigParser
 from parsers.llama import LlamaConfigParser
 from parsers.llama4 import Llama4ConfigParser
+from parsers.mimo_v2_flash import MiMoV2FlashConfigParser
+from parsers.minimax_m2 import MiniMaxM2ConfigParser
 from parsers.mistral import MistralConfigParser
 from parsers.mixtral import MixtralConfigParser
 from parsers.olmo2 import Olmo2ConfigParser
@@ -45,7 +47,10 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "deepseek_v2": DeepseekV2ConfigParser,
     "deepseek_v3": DeepseekV3ConfigParser,
     "kimi_k2": DeepseekV3ConfigParser,  # alias: Kimi-K2's remote-code type, DeepSeek-V3's model
+    "kimi_k25": DeepseekV3ConfigParser,  # alias: Kimi-K2.5; its text_config is a Kimi-K2 decoder
     "gpt_oss": GptOssConfigParser,
+    "minimax_m2": MiniMaxM2ConfigParser,
+    "mimo_v2_flash": MiMoV2FlashConfigParser,
 }
 
 
@@ -86,6 +91,8 @@ __all__ = [
     "GptOssConfigParser",
     "Llama4ConfigParser",
     "LlamaConfigParser",
+    "MiMoV2FlashConfigParser",
+    "MiniMaxM2ConfigParser",
     "MistralConfigParser",
     "MixtralConfigParser",
     "Olmo2ConfigParser",

@@ -15,6 +15,12 @@ Ground truth: transformers `models/deepseek_v3/modeling_deepseek_v3.py` (and `de
   layers are dense MLPs of `intermediate_size`.
 - NB: DeepSeek-V3's multi-token-prediction module (`num_nextn_predict_layers`) is not part of the
   served model's step (HF does not build it): neither its weights nor its work are counted.
+- Kimi-K2.5 (`model_type: kimi_k25`, transformers `models/kimi_k25/`): a vision-language wrapper
+  whose `text_config` is a Kimi-K2 (`kimi_k2`, which HF maps to `deepseek_v3`) decoder, built by
+  AutoModel as a DeepseekV3Model; only that decoder is modelled (no vision tower, no projector).
+  The LM head belongs to the wrapper, so the wrapper's `tie_word_embeddings` (default true, as
+  Kimi_K25Config) decides the tying; the dtype is the text_config's, else the wrapper's; the
+  `quantization_config` sits in `text_config`.
 """
 
 from __future__ import annotations
@@ -24,8 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, ModelDims
+from core.errors import ConfigError
 from core.layers import Block, DenseMlp, MlaAttention, Moe
 from core.model.config import ConfigReader, top_k_of
+
+# The text models a wrapper's `text_config` may name (Kimi_K25Config maps kimi_k2 to deepseek_v3).
+_TEXT_TYPES = ("deepseek_v3", "kimi_k2")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +62,14 @@ class DeepseekV2ConfigParser(BaseModelConfigParser):
     dims: DeepseekDims
 
     def normalize_config(self, config: Mapping[str, Any]) -> DeepseekDims:
-        r = ConfigReader(config, self.model_type)
+        top = ConfigReader(config, self.model_type)
+        wrapped = config.get("text_config") is not None  # Kimi-K2.5: the decoder is text_config
+        r = top.section("text_config") if wrapped else top
+        if wrapped and r.text("model_type", "deepseek_v3") not in _TEXT_TYPES:
+            raise ConfigError(
+                f"{r.where}: 'model_type' must be one of {', '.join(_TEXT_TYPES)}, "
+                f"got {r.config['model_type']!r}"
+            )
         layers = r.layers()
         experts = r.integer("n_routed_experts")
         first_dense = r.integer("first_k_dense_replace", 0, minimum=0)
@@ -61,8 +78,12 @@ class DeepseekV2ConfigParser(BaseModelConfigParser):
             hidden_size=r.integer("hidden_size"),
             num_layers=layers,
             vocab_size=r.integer("vocab_size"),
-            tie_word_embeddings=r.flag("tie_word_embeddings", False),
-            dtype=r.dtype(),
+            tie_word_embeddings=(
+                top.flag("tie_word_embeddings", True)
+                if wrapped
+                else r.flag("tie_word_embeddings", False)
+            ),
+            dtype=r.dtype(fallback=top),
             num_heads=r.integer("num_attention_heads"),
             q_lora_rank=r.optional_integer("q_lora_rank"),
             kv_lora_rank=r.integer("kv_lora_rank"),
@@ -78,6 +99,13 @@ class DeepseekV2ConfigParser(BaseModelConfigParser):
             shared_experts=r.integer("n_shared_experts", 0, minimum=0),
             moe_layers=frozenset(i for i in range(first_dense, layers) if i % freq == 0),
         )
+
+    def quantization_config(self) -> Mapping[str, Any] | None:
+        """Kimi-K2.5 keeps its `quantization_config` in `text_config`."""
+        text = self.config.get("text_config")
+        if isinstance(text, Mapping) and isinstance(text.get("quantization_config"), Mapping):
+            return text["quantization_config"]
+        return super().quantization_config()
 
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
@@ -107,4 +135,11 @@ class DeepseekV2ConfigParser(BaseModelConfigParser):
 
 class DeepseekV3ConfigParser(DeepseekV2ConfigParser):
     model_type = "deepseek_v3"
-    architectures = frozenset({"DeepseekV3ForCausalLM", "DeepseekV3Model"})
+    architectures = frozenset(
+        {
+            "DeepseekV3ForCausalLM",
+            "DeepseekV3Model",
+            "KimiK25ForConditionalGeneration",  # Kimi-K2.5's remote-code class
+            "Kimi_K25ForConditionalGeneration",  # its transformers class
+        }
+    )

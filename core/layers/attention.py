@@ -52,6 +52,8 @@ class Attention:
     sink: bool = False  # one learned sink logit per head (gpt-oss, MiMo)
     v_head_dim: int | None = None  # V's dims per head when they differ from K's
     output_gate: bool = False  # q_proj also yields a gate: out * sigmoid(gate) (Qwen3.5)
+    tag: str = ""  # appended as " [tag]" to its row names: tells apart attention layers of one
+    # model whose rows differ (MiMo-V2-Flash's full and sliding layers have different KV heads)
 
     @property
     def v_dim(self) -> int:
@@ -83,9 +85,10 @@ class Attention:
         q_width, kv_width = heads * self.head_dim, kv_heads * self.head_dim
         v_width, out_width = kv_heads * self.v_dim, heads * self.v_dim
         gate_width = out_width if self.output_gate else 0
+        tag = f" [{self.tag}]" if self.tag else ""
         rows = [
             ops.set_op_proj_req(
-                "Attn - QKV_Proj",
+                f"Attn - QKV_Proj{tag}",
                 tokens,
                 hidden,
                 q_width + gate_width + kv_width + v_width,
@@ -98,12 +101,12 @@ class Attention:
                 ops.set_op_rmsnorm_req("q_norm", tokens, q_width),
                 ops.set_op_rmsnorm_req("k_norm", tokens, kv_width),
             )
-            rows.append(combined("Attn - QK_Norm", norms))
+            rows.append(combined(f"Attn - QK_Norm{tag}", norms))
         elif self.qk_norm is not QKNorm.NONE:
             gains = 0 if self.qk_norm is QKNorm.PER_HEAD_L2 else 2
             rows.append(
                 ops.set_op_rmsnorm_req(
-                    "Attn - QK_Norm",
+                    f"Attn - QK_Norm{tag}",
                     tokens * (heads + kv_heads),
                     self.head_dim,
                     gains=gains,
@@ -112,7 +115,7 @@ class Attention:
             )
         if self.rope:
             rot_dim = self.head_dim if self.rot_dim is None else self.rot_dim
-            rows.append(ops.set_op_rope_req("Attn - RoPE", tokens, heads + kv_heads, rot_dim))
+            rows.append(ops.set_op_rope_req(f"Attn - RoPE{tag}", tokens, heads + kv_heads, rot_dim))
         label = "" if self.pattern.kind is MaskKind.FULL else f" ({self.pattern.label})"
         attending = Attending(
             heads,
@@ -123,16 +126,16 @@ class Attention:
             softcap=self.softcap,
             sink=self.sink,
         )
-        rows.append(ops.set_op_sdpa_req(f"Attn - SDPA{label}", queries.groups, attending))
+        rows.append(ops.set_op_sdpa_req(f"Attn - SDPA{label}{tag}", queries.groups, attending))
         if self.output_gate:
             rows.append(
                 ops.set_op_actmul_req(
-                    "Attn - Gate", tokens, out_width, "sigmoid", category=Category.OTHER
+                    f"Attn - Gate{tag}", tokens, out_width, "sigmoid", category=Category.OTHER
                 )
             )
         rows.append(
             ops.set_op_proj_req(
-                "Attn - O_Proj",
+                f"Attn - O_Proj{tag}",
                 tokens,
                 out_width,
                 hidden,
@@ -140,7 +143,7 @@ class Attention:
                 category=Category.ATTN_PROJ,
             )
         )
-        return rows + ops.set_op_allreduce_req("Attn - AllReduce", tokens)
+        return rows + ops.set_op_allreduce_req(f"Attn - AllReduce{tag}", tokens)
 
 
 def windowed(attention: Attention, window: int | None, sliding: Sequence[bool]) -> list[Attention]:

@@ -18,6 +18,7 @@ from typing import ClassVar
 from core import ops as formulas
 from core.layers.mlp import mlp_rows
 from core.model.builder import OpBuilder
+from core.model.formats import DataFormat
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Row
@@ -37,6 +38,7 @@ class Moe:
     expert_bias: bool = False  # biases on each expert's projections (gpt-oss)
     router_bias: bool = False
     shared_gate: bool = False  # a sigmoid gate (h -> 1) scales the shared expert (Qwen MoE)
+    router_format: DataFormat | None = None  # the router weight's own format (MiMo: float32)
 
     def check(self, parallel: Parallelism) -> str | None:
         if self.num_experts % parallel.ep:
@@ -76,6 +78,7 @@ class Moe:
             bias=self.router_bias,
             category=Category.ROUTER,
             replicated=True,
+            pinned=self.router_format,
         )
 
     def expert_rows(self, ops: OpBuilder, tokens: int, width: int | None = None) -> list[Row]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from core import ops
+from core.model.formats import DataFormat
 from core.model.masks import AttentionPattern
 from core.model.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
 from core.model.precision import VECTOR_PEAK, Precision
@@ -70,12 +71,17 @@ class OpBuilder:
         experts: tuple[int, float] | None = None,
         groups: int = 1,
         replicated: bool = False,
+        pinned: DataFormat | None = None,
     ) -> Row:
         """A linear layer (k -> n) over `tokens` rows. `groups` independent weight matrices of
         k x n applied to the same tokens form one batched GEMM (MLA's per-head absorption). With
         `experts` = (held, expected read), the weights are per expert: `held` copies are stored
-        and `expected read` of them are read, rounded to whole bytes."""
+        and `expected read` of them are read, rounded to whole bytes. `pinned`: a weight the
+        model keeps in that format whatever the dtype, quantization or overrides say, multiplied
+        in it (MiMo-V2-Flash's float32 router)."""
         fmt, bias_fmt = self.precision.weight_for(category), self.precision.weight
+        if pinned is not None:
+            fmt = bias_fmt = pinned
         cost = ops.gemm(
             tokens,
             k,
@@ -96,7 +102,7 @@ class OpBuilder:
             name,
             cost,
             OpKind.GEMM,
-            self.precision.gemm_peak(category),
+            self.precision.gemm_peak(category) if pinned is None else pinned.peak,
             params,
             param_bytes,
             category,

@@ -131,7 +131,8 @@ def _from_quantization_config(
 
 
 def _fp8_format(quantization: Mapping[str, Any]) -> DataFormat:
-    kind = {"e4m3": "float8_e4m3", "e5m2": "float8_e5m2"}.get(quantization.get("fmt", "e4m3"))
+    kinds = {"e4m3": "float8_e4m3", "float8_e4m3fn": "float8_e4m3", "e5m2": "float8_e5m2"}
+    kind = kinds.get(quantization.get("fmt", "e4m3"))  # MiniMax-M2 spells it float8_e4m3fn
     if kind is None:
         raise ConfigError(f"quantization_config: unknown fp8 fmt {quantization.get('fmt')!r}")
     base = lookup_format(kind)

@@ -68,11 +68,19 @@ def next_config(stem: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+# Options a config needs until what it uses is modelled, and why.
+OPTIONS: dict[str, dict[str, Any]] = {
+    # compressed-tensors (int4 routed experts, in text_config) is not modelled yet; parameters,
+    # the cache and FLOPs do not depend on the weight format.
+    "moonshotai__Kimi-K2.5": {"weight_dtype": "bfloat16"},
+}
+
+
 def _report(stem: str, cached: int, new: int, **options: Any) -> Report:
     config = next_config(stem)
     if config.get("model_type") not in PARSER_REGISTRY:
         pytest.skip(f"{config.get('model_type')} is not modelled yet")
-    parser = select_parser(config)(config, **options)
+    parser = select_parser(config)(config, **{**OPTIONS.get(stem, {}), **options})
     return analyze(parser, QueryConfig.from_lists([cached], [new]))
 
 
