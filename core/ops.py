@@ -165,6 +165,22 @@ def rmsnorm(
     )
 
 
+def layernorm(rows: int, width: int, *, w_act: Number, w_weight: Number, bias: bool) -> Cost:
+    """LayerNorm of `rows` vectors of `width`: (x - mean(x)) / sqrt(var(x) + eps) * g (+ b).
+
+    NB: per element: accumulate for the mean, subtract it, square, accumulate for the variance,
+        scale by 1/std, gain = 6 FLOPs, +1 for the bias. Per row: the two divides by the width,
+        + eps, rsqrt = 4 FLOPs. The gain (and bias) are read once as weights.
+    """
+    elements = rows * width
+    return Cost(
+        flops=(7 if bias else 6) * elements + 4 * rows,
+        weight_bytes=(2 if bias else 1) * width * w_weight,
+        input_bytes=elements * w_act,
+        output_bytes=elements * w_act,
+    )
+
+
 def act_mul(tokens: int, width: int, act: str, *, w: Number) -> Cost:
     """Gated activation act(gate) * up over `width` features per token.
 
@@ -325,6 +341,48 @@ def sdpa(
         input_bytes=tokens * heads * qk_dim * w_act
         + keys * kv_heads * (qk_dim if shared_kv else qk_dim + v_dim) * w_kv,
         output_bytes=tokens * heads * v_dim * w_act,
+    )
+
+
+# Bytes of one selected key index (int32, as the DSA indexer returns them).
+INDEX_BYTES = 4
+
+
+def index_scores(
+    queries: Iterable[tuple[tuple[int, int], int]],
+    *,
+    heads: int,
+    head_dim: int,
+    top_k: int,
+    w_act: Number,
+    w_key: Number,
+) -> Cost:
+    """DeepSeek Sparse Attention's lightning indexer: every new token t scores every key s of its
+    causal context, I(t, s) = sum_h w[t, h] * relu(q[t, h] . k[s]), and keeps the top k keys.
+    `queries` are ((cached, input), count) groups.
+
+    NB: per (token, key) pair: heads*head_dim multiply-adds for q.k and heads multiply-adds for
+        the head-weighted sum (matmul FLOPs 2*heads*(head_dim + 1), as HF runs both as matmuls),
+        + heads relus. Per token: heads multiplies (softmax_scale * heads^-1/2 folded into w).
+        Causal: the token at position p scores keys 0 .. p (n*c + n(n+1)/2 pairs; HF's eager code
+        scores the whole n x (c+n) rectangle and masks it). The top-k selection is compares, not
+        arithmetic: not counted. Reads q (T*heads*head_dim) and w (T*heads) at the activation
+        width and every key of the context once (c+n keys of head_dim at the key cache width);
+        writes the selected indices, min(p + 1, k) int32 per token.
+    """
+    selected = AttentionPattern.top_k(top_k)
+    pairs = keys = tokens = indices = 0
+    for (cached, new), count in queries:
+        pairs += count * AttentionPattern().pairs(cached, new)
+        keys += count * (cached + new)
+        tokens += count * new
+        indices += count * selected.pairs(cached, new)
+    matmul = 2 * heads * (head_dim + 1) * pairs
+    return Cost(
+        flops=matmul + heads * pairs + heads * tokens,
+        matmul_flops=matmul,
+        input_bytes=tokens * heads * (head_dim + 1) * w_act + keys * head_dim * w_key,
+        output_bytes=indices * INDEX_BYTES,
     )
 
 

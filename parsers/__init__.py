@@ -13,9 +13,11 @@ from typing import Any
 from core.base_parser import BaseModelConfigParser
 from core.errors import ConfigError, UnsupportedModelError
 from parsers.deepseek import DeepseekV2ConfigParser, DeepseekV3ConfigParser
+from parsers.deepseek_v32 import DeepseekV32ConfigParser
 from parsers.gemma import GemmaConfigParser
 from parsers.gemma2 import Gemma2ConfigParser
 from parsers.gemma3 import Gemma3ConfigParser
+from parsers.glm_moe_dsa import GlmMoeDsaConfigParser
 from parsers.gpt_oss import GptOssConfigParser
 from parsers.llama import LlamaConfigParser
 from parsers.llama4 import Llama4ConfigParser
@@ -48,6 +50,8 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "deepseek_v3": DeepseekV3ConfigParser,
     "kimi_k2": DeepseekV3ConfigParser,  # alias: Kimi-K2's remote-code type, DeepSeek-V3's model
     "kimi_k25": DeepseekV3ConfigParser,  # alias: Kimi-K2.5; its text_config is a Kimi-K2 decoder
+    "deepseek_v32": DeepseekV32ConfigParser,
+    "glm_moe_dsa": GlmMoeDsaConfigParser,
     "gpt_oss": GptOssConfigParser,
     "minimax_m2": MiniMaxM2ConfigParser,
     "mimo_v2_flash": MiMoV2FlashConfigParser,
@@ -85,9 +89,11 @@ __all__ = [
     "PARSER_REGISTRY",
     "DeepseekV2ConfigParser",
     "DeepseekV3ConfigParser",
+    "DeepseekV32ConfigParser",
     "Gemma2ConfigParser",
     "Gemma3ConfigParser",
     "GemmaConfigParser",
+    "GlmMoeDsaConfigParser",
     "GptOssConfigParser",
     "Llama4ConfigParser",
     "LlamaConfigParser",

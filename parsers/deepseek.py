@@ -31,7 +31,7 @@ from typing import Any
 
 from core.base_parser import BaseModelConfigParser, ModelDims
 from core.errors import ConfigError
-from core.layers import Block, DenseMlp, MlaAttention, Moe
+from core.layers import Block, DenseMlp, MlaAttention, MlaMode, Moe
 from core.model.config import ConfigReader, top_k_of
 
 # The text models a wrapper's `text_config` may name (Kimi_K25Config maps kimi_k2 to deepseek_v3).
@@ -70,35 +70,11 @@ class DeepseekV2ConfigParser(BaseModelConfigParser):
                 f"{r.where}: 'model_type' must be one of {', '.join(_TEXT_TYPES)}, "
                 f"got {r.config['model_type']!r}"
             )
-        layers = r.layers()
-        experts = r.integer("n_routed_experts")
-        first_dense = r.integer("first_k_dense_replace", 0, minimum=0)
-        freq = r.integer("moe_layer_freq", 1)
-        return DeepseekDims(
-            hidden_size=r.integer("hidden_size"),
-            num_layers=layers,
-            vocab_size=r.integer("vocab_size"),
-            tie_word_embeddings=(
-                top.flag("tie_word_embeddings", True)
-                if wrapped
-                else r.flag("tie_word_embeddings", False)
-            ),
-            dtype=r.dtype(fallback=top),
-            num_heads=r.integer("num_attention_heads"),
-            q_lora_rank=r.optional_integer("q_lora_rank"),
-            kv_lora_rank=r.integer("kv_lora_rank"),
-            nope_dim=r.integer("qk_nope_head_dim"),
-            rope_dim=r.integer("qk_rope_head_dim"),
-            v_dim=r.integer("v_head_dim"),
-            attention_bias=r.flag("attention_bias", False),
-            intermediate_size=r.integer("intermediate_size"),
-            hidden_act=r.activation(),
-            num_experts=experts,
-            top_k=top_k_of(r, "num_experts_per_tok", 1, experts),
-            moe_intermediate=r.integer("moe_intermediate_size"),
-            shared_experts=r.integer("n_shared_experts", 0, minimum=0),
-            moe_layers=frozenset(i for i in range(first_dense, layers) if i % freq == 0),
-        )
+        fields = deepseek_dims(r)
+        if wrapped:  # the wrapper decides tying (Kimi_K25Config: true) and may hold the dtype
+            fields["tie_word_embeddings"] = top.flag("tie_word_embeddings", True)
+            fields["dtype"] = r.dtype(fallback=top)
+        return DeepseekDims(**fields)
 
     def quantization_config(self) -> Mapping[str, Any] | None:
         """Kimi-K2.5 keeps its `quantization_config` in `text_config`."""
@@ -109,28 +85,67 @@ class DeepseekV2ConfigParser(BaseModelConfigParser):
 
     def get_layer_list(self) -> Sequence[Block]:
         d = self.dims
-        attention = MlaAttention(
-            d.num_heads,
-            d.q_lora_rank,
-            d.kv_lora_rank,
-            d.nope_dim,
-            d.rope_dim,
-            d.v_dim,
-            mode=self.mla_mode,
-            bias=d.attention_bias,
-        )
-        moe = Moe(
-            d.num_experts,
-            d.top_k,
-            d.moe_intermediate,
-            d.hidden_act,
-            shared_intermediate=d.moe_intermediate * d.shared_experts,
-        )
-        dense = DenseMlp(d.intermediate_size, d.hidden_act)
+        attention = mla_attention(d, self.mla_mode)
+        moe, dense = channel_mixers(d)
         return [
             Block.decoder(attention, moe if i in d.moe_layers else dense)
             for i in range(d.num_layers)
         ]
+
+
+def mla_attention(d: DeepseekDims, mode: MlaMode) -> MlaAttention:
+    """The MLA of every layer."""
+    return MlaAttention(
+        d.num_heads,
+        d.q_lora_rank,
+        d.kv_lora_rank,
+        d.nope_dim,
+        d.rope_dim,
+        d.v_dim,
+        mode=mode,
+        bias=d.attention_bias,
+    )
+
+
+def channel_mixers(d: DeepseekDims) -> tuple[Moe, DenseMlp]:
+    """The MoE of the `moe_layers` and the dense MLP of the others."""
+    moe = Moe(
+        d.num_experts,
+        d.top_k,
+        d.moe_intermediate,
+        d.hidden_act,
+        shared_intermediate=d.moe_intermediate * d.shared_experts,
+    )
+    return moe, DenseMlp(d.intermediate_size, d.hidden_act)
+
+
+def deepseek_dims(r: ConfigReader) -> dict[str, Any]:
+    """The `DeepseekDims` fields read from `r` (keyword arguments for a dims dataclass)."""
+    layers = r.layers()
+    experts = r.integer("n_routed_experts")
+    first_dense = r.integer("first_k_dense_replace", 0, minimum=0)
+    freq = r.integer("moe_layer_freq", 1)
+    return {
+        "hidden_size": r.integer("hidden_size"),
+        "num_layers": layers,
+        "vocab_size": r.integer("vocab_size"),
+        "tie_word_embeddings": r.flag("tie_word_embeddings", False),
+        "dtype": r.dtype(),
+        "num_heads": r.integer("num_attention_heads"),
+        "q_lora_rank": r.optional_integer("q_lora_rank"),
+        "kv_lora_rank": r.integer("kv_lora_rank"),
+        "nope_dim": r.integer("qk_nope_head_dim"),
+        "rope_dim": r.integer("qk_rope_head_dim"),
+        "v_dim": r.integer("v_head_dim"),
+        "attention_bias": r.flag("attention_bias", False),
+        "intermediate_size": r.integer("intermediate_size"),
+        "hidden_act": r.activation(),
+        "num_experts": experts,
+        "top_k": top_k_of(r, "num_experts_per_tok", 1, experts),
+        "moe_intermediate": r.integer("moe_intermediate_size"),
+        "shared_experts": r.integer("n_shared_experts", 0, minimum=0),
+        "moe_layers": frozenset(i for i in range(first_dense, layers) if i % freq == 0),
+    }
 
 
 class DeepseekV3ConfigParser(DeepseekV2ConfigParser):

@@ -7,6 +7,7 @@ invariants all of them must hold (tests/unit/test_layers.py).
 
 from core.layers.attention import Attention, QKNorm, windowed
 from core.layers.blocks import Block, Branch, NormLayout, block_rows
+from core.layers.dsa import DsaIndexer
 from core.layers.mixer import Mixer
 from core.layers.mla import MlaAttention, MlaMode
 from core.layers.mlp import DenseMlp
@@ -15,7 +16,7 @@ from core.layers.moe import Moe
 MIXERS: dict[str, type] = {
     # token mixers
     "attention": Attention,
-    "mla": MlaAttention,
+    "mla": MlaAttention,  # with an optional DSA indexer (core/layers/dsa.py): DeepSeek-V3.2, GLM-5
     # channel mixers
     "mlp": DenseMlp,
     "moe": Moe,
@@ -27,6 +28,7 @@ __all__ = [
     "Block",
     "Branch",
     "DenseMlp",
+    "DsaIndexer",
     "Mixer",
     "MlaAttention",
     "MlaMode",

@@ -12,6 +12,14 @@ Two cost models of the same parameters and cache (`MlaMode`):
   latent space against the cache itself (one shared 'head' of kv_lora + rope, V = the latent).
 State: the latent, kv_lora_rank + qk_rope_head_dim values per token, on every tensor-parallel rank
 (all heads read it).
+
+DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5) is MLA with an `indexer` (core/layers/dsa.py) and
+the top-k `pattern` it selects: both cost models attend over the selected keys only (an expanded
+query decompresses the keys it reads: at most k per token), and the indexer adds its rows (after
+the latent's) and its key cache. A layer that reuses another layer's selection (GLM's "shared"
+layers) has the top-k pattern and no indexer.
+NB: HF's eager code decompresses and scores every cached key and masks the unselected ones; the
+    two agree while the context is at most k tokens.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import ClassVar
 
+from core.layers.dsa import DsaIndexer
 from core.layers.mixer import divisible
 from core.model.builder import Attending, OpBuilder
 from core.model.masks import FULL_ATTENTION, AttentionPattern
@@ -50,6 +59,13 @@ class MlaAttention:
     mode: MlaMode = MlaMode.AUTO
     bias: bool = False  # attention_bias: on q_a, kv_a and o
     pattern: AttentionPattern = FULL_ATTENTION
+    indexer: DsaIndexer | None = None  # DSA's selector; `pattern` is then its top-k
+
+    def __post_init__(self) -> None:
+        if self.indexer is not None and (
+            self.pattern != self.indexer.pattern or self.q_lora_rank != self.indexer.q_lora_rank
+        ):
+            raise ValueError("an MLA indexer needs its top-k pattern and the layer's q latent")
 
     @property
     def latent_width(self) -> int:
@@ -60,7 +76,8 @@ class MlaAttention:
         return divisible("num_attention_heads", self.heads, parallel.tp)
 
     def states(self, tp: int) -> tuple[State, ...]:
-        return (State("KV cache", self.latent_width),)
+        latent = State("KV cache", self.latent_width)
+        return (latent, *self.indexer.states(tp)) if self.indexer else (latent,)
 
     def absorbed(self, new_tokens: int) -> bool:
         if self.mode is MlaMode.AUTO:
@@ -72,6 +89,7 @@ class MlaAttention:
         return [
             *self.query_rows(ops, tokens),
             *self.latent_rows(ops, tokens),
+            *(self.indexer.rows(ops, queries) if self.indexer else ()),
             *self.attention_rows(ops, queries),
             self.output_row(ops, tokens),
             *ops.set_op_allreduce_req("Attn - AllReduce", tokens),

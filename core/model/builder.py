@@ -156,8 +156,11 @@ class OpBuilder:
             category,
         )
 
-    def set_op_rope_req(self, name: str, tokens: int, heads: int, rot_dim: int) -> Row:
-        return self.set_op_elementwise_req(name, ops.rope(tokens, heads, rot_dim, w=self.act_bytes))
+    def set_op_rope_req(
+        self, name: str, tokens: int, heads: int, rot_dim: int, *, replicated: bool = False
+    ) -> Row:
+        cost = ops.rope(tokens, heads, rot_dim, w=self.act_bytes)
+        return self.set_op_elementwise_req(name, cost, replicated=replicated)
 
     def set_op_rmsnorm_req(
         self,
@@ -186,6 +189,22 @@ class OpBuilder:
             name,
             cost,
             category,
+            params=params,
+            param_bytes=params * fmt.bytes,
+            replicated=replicated,
+        )
+
+    def set_op_layernorm_req(
+        self, name: str, rows: int, width: int, *, bias: bool = True, replicated: bool = False
+    ) -> Row:
+        """LayerNorm of `rows` vectors of `width`, with a gain and (`bias`) a bias vector."""
+        fmt = self.precision.weight_for(Category.NORM)
+        cost = ops.layernorm(rows, width, w_act=self.act_bytes, w_weight=fmt.bytes, bias=bias)
+        params = (2 if bias else 1) * width
+        return self.set_op_elementwise_req(
+            name,
+            cost,
+            Category.NORM,
             params=params,
             param_bytes=params * fmt.bytes,
             replicated=replicated,
@@ -276,6 +295,29 @@ class OpBuilder:
             sinks,
             sinks * weights.bytes,
             Category.ATTN_CORE,
+        )
+
+    def set_op_index_score_req(
+        self, name: str, queries: QueryShapes, *, heads: int, head_dim: int, top_k: int
+    ) -> Row:
+        """The DSA indexer's scoring of every cached key by every new token, and its top-k
+        selection (core/ops.py `index_scores`); the keys come from the indexer's key cache (at
+        the KV-cache format). Every tensor-parallel rank runs all of it."""
+        cost = ops.index_scores(
+            queries,
+            heads=heads,
+            head_dim=head_dim,
+            top_k=top_k,
+            w_act=self.act_bytes,
+            w_key=self.precision.kv_cache.bytes,
+        )
+        return Row(
+            name,
+            cost,
+            OpKind.ATTENTION,
+            self.precision.activation.peak,
+            category=Category.ATTN_CORE,
+            replicated=True,
         )
 
     # --- communication ------------------------------------------------------------------------

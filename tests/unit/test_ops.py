@@ -90,6 +90,25 @@ def test_sdpa_kv_width_is_separate_and_window_clips() -> None:
     assert cost == Cost(28, 16, 0, 2 * 2 + 8, 4)
 
 
+def test_layernorm() -> None:
+    # 2 rows of 8: 7 FLOPs per element with a bias (mean, subtract, square, accumulate, scale,
+    # gain, bias) = 112, + 4 per row = 120; gain and bias 16 el = 32 B
+    assert ops.layernorm(2, 8, w_act=2, w_weight=2, bias=True) == Cost(120, 0, 32, 32, 32)
+    # without the bias: 6 per element = 96 + 8
+    assert ops.layernorm(2, 8, w_act=2, w_weight=2, bias=False) == Cost(104, 0, 16, 32, 32)
+
+
+def test_index_scores_causal_with_top_k() -> None:
+    # two queries: (4 cached, 2 new) and 3 x (0 cached, 3 new); 2 heads of dim 3, top 2
+    # pairs: 5 + 6 = 11, and 3 x (1 + 2 + 3) = 18 -> 29; new tokens 2 + 9 = 11
+    # matmul 2*2*(3+1)*29 = 464; relu 2*29 = 58; scale 2*11 = 22
+    # reads q and w 11*2*(3+1) = 88 el and the keys 6 + 3*3 = 15 x 3 = 45 el (fp8: 1 B each)
+    # indices: min(p+1, 2) -> 2 + 2, and 3 x (1 + 2 + 2): 19 x 4 B
+    cost = ops.index_scores([((4, 2), 1), ((0, 3), 3)], heads=2, head_dim=3, top_k=2,
+                            w_act=2, w_key=1)  # fmt: skip
+    assert cost == Cost(464 + 58 + 22, 464, 0, 88 * 2 + 45, 19 * 4)
+
+
 def test_cost_algebra() -> None:
     a, b = Cost(1, 1, 2, 3, 4), Cost(10, 0, 20, 30, 40)
     assert a + b == Cost(11, 1, 22, 33, 44)
