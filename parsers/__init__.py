@@ -16,6 +16,7 @@ from parsers.deepseek import DeepseekV2ConfigParser, DeepseekV3ConfigParser
 from parsers.gemma import GemmaConfigParser
 from parsers.gemma2 import Gemma2ConfigParser
 from parsers.gemma3 import Gemma3ConfigParser
+from parsers.gemma4 import Gemma4ConfigParser
 from parsers.gpt_oss import GptOssConfigParser
 from parsers.llama import LlamaConfigParser
 from parsers.llama4 import Llama4ConfigParser
@@ -40,6 +41,8 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "gemma2": Gemma2ConfigParser,
     "gemma3_text": Gemma3ConfigParser,
     "gemma3": Gemma3ConfigParser,  # alias: a multimodal Gemma 3 config; its text_config is read
+    "gemma4": Gemma4ConfigParser,
+    "gemma4_text": Gemma4ConfigParser,  # alias: a bare Gemma 4 text-decoder config
     "phi3": Phi3ConfigParser,
     "olmo2": Olmo2ConfigParser,
     "deepseek_v2": DeepseekV2ConfigParser,
@@ -82,6 +85,7 @@ __all__ = [
     "DeepseekV3ConfigParser",
     "Gemma2ConfigParser",
     "Gemma3ConfigParser",
+    "Gemma4ConfigParser",
     "GemmaConfigParser",
     "GptOssConfigParser",
     "Llama4ConfigParser",
