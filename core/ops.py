@@ -250,6 +250,16 @@ def moe_combine(tokens: int, width: int, *, top_k: int, shared: bool, w: Number)
     )
 
 
+def expert_scale(tokens: int, top_k: int, experts: int, *, w_weight: Number) -> Cost:
+    """Each of a token's top_k routing weights times its expert's learned scale (Gemma 4's
+    `per_expert_scale`).
+
+    NB: 1 multiply per (token, chosen expert); the E scales are read once (weights); the routing
+        weights (top_k numbers per token) are not counted as traffic.
+    """
+    return Cost(flops=tokens * top_k, weight_bytes=experts * w_weight)
+
+
 def embedding(tokens: int, width: int, *, w: Number) -> Cost:
     """Gather of one embedding row per token.
 

@@ -17,6 +17,7 @@ from parsers.deepseek_v32 import DeepseekV32ConfigParser
 from parsers.gemma import GemmaConfigParser
 from parsers.gemma2 import Gemma2ConfigParser
 from parsers.gemma3 import Gemma3ConfigParser
+from parsers.gemma4 import Gemma4ConfigParser
 from parsers.glm_moe_dsa import GlmMoeDsaConfigParser
 from parsers.gpt_oss import GptOssConfigParser
 from parsers.llama import LlamaConfigParser
@@ -44,6 +45,8 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "gemma2": Gemma2ConfigParser,
     "gemma3_text": Gemma3ConfigParser,
     "gemma3": Gemma3ConfigParser,  # alias: a multimodal Gemma 3 config; its text_config is read
+    "gemma4": Gemma4ConfigParser,
+    "gemma4_text": Gemma4ConfigParser,  # alias: a bare Gemma 4 text-decoder config
     "phi3": Phi3ConfigParser,
     "olmo2": Olmo2ConfigParser,
     "deepseek_v2": DeepseekV2ConfigParser,
@@ -92,6 +95,7 @@ __all__ = [
     "DeepseekV32ConfigParser",
     "Gemma2ConfigParser",
     "Gemma3ConfigParser",
+    "Gemma4ConfigParser",
     "GemmaConfigParser",
     "GlmMoeDsaConfigParser",
     "GptOssConfigParser",

@@ -139,11 +139,11 @@ class MiMoV2FlashConfigParser(BaseModelConfigParser):
                 qkv_bias=d.attention_bias,
                 sink=kind.sink,
                 v_head_dim=kind.v_head_dim,
-                tag=tag,
+                prefix=prefix,
             )
-            for kind, pattern, tag in (
-                (d.full, AttentionPattern(), "full"),
-                (d.swa, AttentionPattern.sliding(d.sliding_window), "sliding"),
+            for kind, pattern, prefix in (
+                (d.full, AttentionPattern(), "Global_"),
+                (d.swa, AttentionPattern.sliding(d.sliding_window), ""),
             )
         )
         moe = Moe(

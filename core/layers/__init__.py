@@ -12,6 +12,8 @@ from core.layers.mixer import Mixer
 from core.layers.mla import MlaAttention, MlaMode
 from core.layers.mlp import DenseMlp
 from core.layers.moe import Moe
+from core.layers.moe_dense import MoeWithDense
+from core.layers.per_layer_inputs import PerLayerEmbedding, PerLayerInput
 
 MIXERS: dict[str, type] = {
     # token mixers
@@ -20,6 +22,8 @@ MIXERS: dict[str, type] = {
     # channel mixers
     "mlp": DenseMlp,
     "moe": Moe,
+    "moe_dense": MoeWithDense,  # routed experts beside a dense MLP, each with its norms (Gemma 4)
+    "per_layer_input": PerLayerInput,  # per-layer input embeddings mixed in (Gemma 4's PLE)
 }
 
 __all__ = [
@@ -33,7 +37,10 @@ __all__ = [
     "MlaAttention",
     "MlaMode",
     "Moe",
+    "MoeWithDense",
     "NormLayout",
+    "PerLayerEmbedding",
+    "PerLayerInput",
     "QKNorm",
     "block_rows",
     "windowed",

@@ -4,6 +4,12 @@ Rows: `QKV_Proj` (h -> (H + H_kv) d + H_kv d_v, the q, k and v projections toget
 q width with an output gate), optional q/k norms, RoPE, `SDPA` (core/ops.py `sdpa`), an optional
 sigmoid output gate, `O_Proj` (H d_v -> h) and, under tensor parallelism, the all-reduce.
 State: K and V of every token the layer keeps (all of them, or the last window - 1).
+
+Gemma 4 adds three variants: `k_eq_v` (no v projection: the values are the key projection's output
+before k's norm and RoPE, so the row is `QK_Proj`; the cache still holds K and V apart), `v_norm`
+(a gain-less RMSNorm over each value head) and `kv_shared` (the layer reuses the K and V an
+earlier layer cached: only `Q_Proj`, `Q_Norm`, `Q_RoPE`, no state of its own). A `prefix` names
+the rows of layers whose shapes differ from the others' (Gemma 4's global layers: "Global_").
 """
 
 from __future__ import annotations
@@ -52,8 +58,10 @@ class Attention:
     sink: bool = False  # one learned sink logit per head (gpt-oss, MiMo)
     v_head_dim: int | None = None  # V's dims per head when they differ from K's
     output_gate: bool = False  # q_proj also yields a gate: out * sigmoid(gate) (Qwen3.5)
-    tag: str = ""  # appended as " [tag]" to its row names: tells apart attention layers of one
-    # model whose rows differ (MiMo-V2-Flash's full and sliding layers have different KV heads)
+    k_eq_v: bool = False  # no v_proj: V is k_proj's output (before k's norm and RoPE) (Gemma 4)
+    v_norm: bool = False  # a gain-less RMSNorm over each V head (Gemma 4)
+    kv_shared: bool = False  # reuses an earlier layer's cached K and V: no k/v work, no state
+    prefix: str = ""  # row-name prefix after "Attn - " (layers of other shapes: "Global_")
 
     @property
     def v_dim(self) -> int:
@@ -73,6 +81,8 @@ class Attention:
 
     def states(self, tp: int) -> tuple[State, ...]:
         """K and V of each token the layer keeps, on one device."""
+        if self.kv_shared:
+            return ()  # the layer whose K and V it reads keeps them
         values = self.kv_heads_on_device(tp) * (self.head_dim + self.v_dim)
         if self.pattern.kind in (MaskKind.SLIDING, MaskKind.CHUNKED):
             return (State("KV cache", values, Growth.WINDOW, self.pattern.size),)
@@ -85,37 +95,50 @@ class Attention:
         q_width, kv_width = heads * self.head_dim, kv_heads * self.head_dim
         v_width, out_width = kv_heads * self.v_dim, heads * self.v_dim
         gate_width = out_width if self.output_gate else 0
-        tag = f" [{self.tag}]" if self.tag else ""
+        own_kv = not self.kv_shared  # this layer projects (and caches) its own K and V
+        k_width = kv_width if own_kv else 0
+        v_width = v_width if own_kv and not self.k_eq_v else 0
+        projected = "QKV" if v_width else "QK" if k_width else "Q"
+        name = f"Attn - {self.prefix}"
         rows = [
             ops.set_op_proj_req(
-                f"Attn - QKV_Proj{tag}",
+                f"{name}{projected}_Proj",
                 tokens,
                 hidden,
-                q_width + gate_width + kv_width + v_width,
+                q_width + gate_width + k_width + v_width,
                 bias=self.qkv_bias,
                 category=Category.ATTN_PROJ,
             )
         ]
+        normed = "QK" if own_kv else "Q"
         if self.qk_norm is QKNorm.FULL_WIDTH:
             norms = (
                 ops.set_op_rmsnorm_req("q_norm", tokens, q_width),
                 ops.set_op_rmsnorm_req("k_norm", tokens, kv_width),
             )
-            rows.append(combined(f"Attn - QK_Norm{tag}", norms))
+            rows.append(combined(f"{name}{normed}_Norm", norms[: 1 + own_kv]))
         elif self.qk_norm is not QKNorm.NONE:
-            gains = 0 if self.qk_norm is QKNorm.PER_HEAD_L2 else 2
+            gains = 0 if self.qk_norm is QKNorm.PER_HEAD_L2 else 1 + own_kv
             rows.append(
                 ops.set_op_rmsnorm_req(
-                    f"Attn - QK_Norm{tag}",
-                    tokens * (heads + kv_heads),
+                    f"{name}{normed}_Norm",
+                    tokens * (heads + (kv_heads if own_kv else 0)),
                     self.head_dim,
                     gains=gains,
                     replicated=True,
                 )
             )
-        if self.rope:
-            rot_dim = self.head_dim if self.rot_dim is None else self.rot_dim
-            rows.append(ops.set_op_rope_req(f"Attn - RoPE{tag}", tokens, heads + kv_heads, rot_dim))
+        if self.v_norm and own_kv:
+            rows.append(
+                ops.set_op_rmsnorm_req(
+                    f"{name}V_Norm", tokens * kv_heads, self.v_dim, gains=0, replicated=True
+                )
+            )
+        rot_dim = self.head_dim if self.rot_dim is None else self.rot_dim
+        if self.rope and rot_dim:
+            rotated = heads + (kv_heads if own_kv else 0)
+            rope_name = f"{name}RoPE" if own_kv else f"{name}Q_RoPE"
+            rows.append(ops.set_op_rope_req(rope_name, tokens, rotated, rot_dim))
         label = "" if self.pattern.kind is MaskKind.FULL else f" ({self.pattern.label})"
         attending = Attending(
             heads,
@@ -126,16 +149,16 @@ class Attention:
             softcap=self.softcap,
             sink=self.sink,
         )
-        rows.append(ops.set_op_sdpa_req(f"Attn - SDPA{label}{tag}", queries.groups, attending))
+        rows.append(ops.set_op_sdpa_req(f"{name}SDPA{label}", queries.groups, attending))
         if self.output_gate:
             rows.append(
                 ops.set_op_actmul_req(
-                    f"Attn - Gate{tag}", tokens, out_width, "sigmoid", category=Category.OTHER
+                    f"{name}Gate", tokens, out_width, "sigmoid", category=Category.OTHER
                 )
             )
         rows.append(
             ops.set_op_proj_req(
-                f"Attn - O_Proj{tag}",
+                f"{name}O_Proj",
                 tokens,
                 out_width,
                 hidden,
@@ -143,7 +166,7 @@ class Attention:
                 category=Category.ATTN_PROJ,
             )
         )
-        return rows + ops.set_op_allreduce_req(f"Attn - AllReduce{tag}", tokens)
+        return rows + ops.set_op_allreduce_req("Attn - AllReduce", tokens)
 
 
 def windowed(attention: Attention, window: int | None, sliding: Sequence[bool]) -> list[Attention]:

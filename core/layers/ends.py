@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from core import ops as formulas
+from core.layers.per_layer_inputs import PerLayerEmbedding
 from core.model.builder import OpBuilder
 from core.model.parallel import Comm, CommKind
 from core.model.precision import VECTOR_PEAK
@@ -32,6 +33,7 @@ class ModelEnds:
     tied: bool  # the LM head reuses the embedding matrix
     embedding_scale: bool = False  # embeddings x sqrt(h) (Gemma)
     final_softcap: bool = False  # cap * tanh(logit / cap) (Gemma 2)
+    per_layer: PerLayerEmbedding | None = None  # per-layer input embeddings (Gemma 4's PLE)
 
     def vocab_shard(self, tp: int) -> int:
         """Vocabulary rows per tensor-parallel rank (padded up, as engines do)."""
@@ -60,7 +62,8 @@ class ModelEnds:
             per_block=False,
         )
         reduce = ops.set_op_allreduce_req("Embedding - AllReduce", tokens)
-        return [row, *(r.once() for r in reduce)]
+        rows = [row, *(r.once() for r in reduce)]
+        return rows + self.per_layer.rows(ops, queries) if self.per_layer else rows
 
     def head_rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         """Final norm over every new token, then logits for the last token of each query (what
@@ -102,8 +105,11 @@ class ModelEnds:
             ("Final norm", h if last else 0, Category.NORM),
             ("LM head", v * h if last and not tied_here else 0, Category.LM_HEAD),
         )
-        return [
+        held = [
             StoragePart(name, params * ops.precision.weight_for(category).bytes)
             for name, params, category in parts
             if params
         ]
+        if self.per_layer and first:
+            held.append(StoragePart("Per-layer embedding", self.per_layer.weight_bytes(ops)))
+        return held

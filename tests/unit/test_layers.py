@@ -16,7 +16,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.layers import MIXERS, Attention, DenseMlp, MlaAttention, MlaMode, Moe, QKNorm
+from core.layers import (
+    MIXERS,
+    Attention,
+    DenseMlp,
+    DsaIndexer,
+    MlaAttention,
+    MlaMode,
+    Moe,
+    MoeWithDense,
+    PerLayerInput,
+    QKNorm,
+)
 from core.layers.mixer import Mixer
 from core.model.builder import OpBuilder
 from core.model.formats import lookup_format
@@ -41,8 +52,26 @@ EXAMPLES: dict[str, list[Mixer]] = {
     "mla": [
         MlaAttention(8, 16, 12, 8, 4, 8, MlaMode.ABSORBED),
         MlaAttention(4, None, 12, 8, 4, 8, MlaMode.EXPANDED),
+        MlaAttention(
+            8,
+            16,
+            12,
+            8,
+            4,
+            8,
+            MlaMode.ABSORBED,
+            pattern=AttentionPattern.top_k(6),
+            indexer=DsaIndexer(2, 8, 4, 16, 6),
+        ),
     ],
     "mlp": [DenseMlp(64, "silu"), DenseMlp(48, "relu2", gated=False)],
+    "moe_dense": [
+        MoeWithDense(DenseMlp(32, "gelu_pytorch_tanh"), Moe(8, 2, 16, "gelu_pytorch_tanh")),
+        MoeWithDense(
+            DenseMlp(16, "silu"), Moe(4, 1, 8, "silu"), router_norm=True, expert_scale=True
+        ),
+    ],
+    "per_layer_input": [PerLayerInput(8, "gelu_pytorch_tanh")],
     "moe": [
         Moe(8, 2, 16, "silu"),
         Moe(4, 1, 16, "silu", shared_intermediate=32, shared_gate=True),

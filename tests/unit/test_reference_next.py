@@ -61,19 +61,33 @@ MEASURED = _load("measured-next.json")
 REFERENCE = {stem: {**MEASURED.get(stem, {}), **EXPECTED.get(stem, {})} for stem in STEMS}
 
 
+# Options a config needs until everything in it is modelled, and why.
+OPTIONS: dict[str, dict[str, Any]] = {
+    # Its modelopt NVFP4 quantization_config sets weight formats (another branch models it);
+    # parameters, the state and FLOPs do not depend on them: analyze it at its bfloat16 dtype.
+    "nvidia__Gemma-4-31B-IT-NVFP4": {"weight_dtype": "bfloat16"},
+    # compressed-tensors (int4 routed experts, in text_config) is not modelled yet; parameters,
+    # the cache and FLOPs do not depend on the weight format.
+    "moonshotai__Kimi-K2.5": {"weight_dtype": "bfloat16"},
+}
+
+# Reference categories that split a module differently from ours: {stem: {category: reason}}.
+# Their sum must still match ours (checked in test_parameters_exact).
+CATEGORIES_DIFFER: dict[str, dict[str, str]] = {
+    "google__gemma-4-26B-A4B": {
+        category: "the team's figures (transformers 5.23) count Gemma4TextRouter.proj (h x E) "
+        "under 'other' and only the router's scale vectors (scale, per_expert_scale) under "
+        "'router'; ours, like transformers 5.24's measurement, count the whole router as 'router'"
+        for category in ("router", "other")
+    },
+}
+
+
 def next_config(stem: str) -> dict[str, Any]:
     path: Path = NEXT_DIR / f"{stem}.json"
     if not path.exists():
         pytest.skip(f"{NEXT_DIR} is absent: the 2026 configs are third-party and not committed")
     return json.loads(path.read_text())
-
-
-# Options a config needs until what it uses is modelled, and why.
-OPTIONS: dict[str, dict[str, Any]] = {
-    # compressed-tensors (int4 routed experts, in text_config) is not modelled yet; parameters,
-    # the cache and FLOPs do not depend on the weight format.
-    "moonshotai__Kimi-K2.5": {"weight_dtype": "bfloat16"},
-}
 
 
 def _report(stem: str, cached: int, new: int, **options: Any) -> Report:
@@ -99,9 +113,14 @@ def test_parameters_exact(stem: str) -> None:
     assert report.parameters["total"] == ref["parameters_text_decoder"]
     if "parameters_by_category" in ref:
         ours = hf_categories(report.parameters)
+        differ = {**ref.get("categories_differ", {}), **CATEGORIES_DIFFER.get(stem, {})}
         for category, expected in ref["parameters_by_category"].items():
-            if category not in ref.get("categories_differ", {}):
+            if category not in differ:
                 assert ours[category] == expected, category
+        moved = [category for category in ref["parameters_by_category"] if category in differ]
+        assert sum(ours[c] for c in moved) == sum(
+            ref["parameters_by_category"][c] for c in moved
+        ), moved
 
 
 @pytest.mark.parametrize("stem", STEMS)

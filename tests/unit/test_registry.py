@@ -14,6 +14,7 @@ from parsers import PARSER_REGISTRY, select_parser
 ALIASES = {
     "llama4_text": "llama4",  # a bare Llama 4 text-decoder config
     "gemma3": "gemma3_text",  # a multimodal Gemma 3 config: its text_config is read
+    "gemma4_text": "gemma4",  # a bare Gemma 4 text-decoder config
     "kimi_k2": "deepseek_v3",  # Kimi-K2's remote-code type, DeepSeek-V3's architecture
     "kimi_k25": "deepseek_v3",  # Kimi-K2.5: its text_config is a Kimi-K2 decoder
 }
