@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from core import ops
+from core.model.formats import DataFormat
 from core.model.masks import AttentionPattern
 from core.model.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
 from core.model.precision import VECTOR_PEAK, Precision
@@ -70,12 +71,17 @@ class OpBuilder:
         experts: tuple[int, float] | None = None,
         groups: int = 1,
         replicated: bool = False,
+        fmt: DataFormat | None = None,
     ) -> Row:
         """A linear layer (k -> n) over `tokens` rows. `groups` independent weight matrices of
         k x n applied to the same tokens form one batched GEMM (MLA's per-head absorption). With
         `experts` = (held, expected read), the weights are per expert: `held` copies are stored
-        and `expected read` of them are read, rounded to whole bytes."""
-        fmt, bias_fmt = self.precision.weight_for(category), self.precision.weight
+        and `expected read` of them are read, rounded to whole bytes. `fmt`: a weight the model
+        keeps in its own format whatever the others' (Nemotron-H's float32 router); the GEMM
+        then runs at that format's peak."""
+        peak = self.precision.gemm_peak(category) if fmt is None else fmt.peak
+        fmt = self.precision.weight_for(category) if fmt is None else fmt
+        bias_fmt = self.precision.weight
         cost = ops.gemm(
             tokens,
             k,
@@ -96,7 +102,7 @@ class OpBuilder:
             name,
             cost,
             OpKind.GEMM,
-            self.precision.gemm_peak(category),
+            peak,
             params,
             param_bytes,
             category,
@@ -204,10 +210,13 @@ class OpBuilder:
         cost = ops.elementwise_sum(tokens, width, operands=operands, w=self.act_bytes)
         return self.set_op_elementwise_req(name, cost, replicated=True)
 
-    def set_op_moe_combine_req(self, name: str, tokens: int, top_k: int, shared: bool) -> Row:
-        cost = ops.moe_combine(
-            tokens, self.hidden_size, top_k=top_k, shared=shared, w=self.act_bytes
-        )
+    def set_op_moe_combine_req(
+        self, name: str, tokens: int, top_k: int, shared: bool, *, width: int | None = None
+    ) -> Row:
+        """The weighted sum of each token's expert outputs of `width` (default the hidden size;
+        Nemotron-H's latent MoE sums them at its latent width)."""
+        width = self.hidden_size if width is None else width
+        cost = ops.moe_combine(tokens, width, top_k=top_k, shared=shared, w=self.act_bytes)
         return self.set_op_elementwise_req(name, cost, replicated=True)
 
     def set_op_conv1d_req(
@@ -284,11 +293,14 @@ class OpBuilder:
         message = tokens * self.hidden_size * self.act_bytes
         return [self.set_op_comm_req(name, Comm(CommKind.ALL_REDUCE, message, self.tp))]
 
-    def set_op_alltoall_req(self, name: str, tokens: int, top_k: int) -> list[Row]:
+    def set_op_alltoall_req(
+        self, name: str, tokens: int, top_k: int, *, width: int | None = None
+    ) -> list[Row]:
         """An expert-parallel all-to-all (dispatch or combine): a rank owns T / EP tokens and
-        exchanges the k copies of each with the ranks of their experts (see core/model/parallel.py).
-        """
+        exchanges the k copies of each (`width` features, default the hidden size) with the ranks
+        of their experts (see core/model/parallel.py)."""
         ep = self.parallel.ep
-        message = Fraction(tokens * top_k, ep) * self.hidden_size
+        width = self.hidden_size if width is None else width
+        message = Fraction(tokens * top_k, ep) * width
         comm = Comm(CommKind.ALL_TO_ALL, message * self.act_bytes, ep)
         return [self.set_op_comm_req(name, comm)]
