@@ -21,6 +21,7 @@ from parsers.llama import LlamaConfigParser
 from parsers.llama4 import Llama4ConfigParser
 from parsers.mistral import MistralConfigParser
 from parsers.mixtral import MixtralConfigParser
+from parsers.nemotron_h import NemotronHConfigParser
 from parsers.olmo2 import Olmo2ConfigParser
 from parsers.phi3 import Phi3ConfigParser
 from parsers.qwen2 import Qwen2ConfigParser
@@ -46,6 +47,7 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "deepseek_v3": DeepseekV3ConfigParser,
     "kimi_k2": DeepseekV3ConfigParser,  # alias: Kimi-K2's remote-code type, DeepSeek-V3's model
     "gpt_oss": GptOssConfigParser,
+    "nemotron_h": NemotronHConfigParser,
 }
 
 
@@ -88,6 +90,7 @@ __all__ = [
     "LlamaConfigParser",
     "MistralConfigParser",
     "MixtralConfigParser",
+    "NemotronHConfigParser",
     "Olmo2ConfigParser",
     "Phi3ConfigParser",
     "Qwen2ConfigParser",

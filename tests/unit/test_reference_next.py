@@ -25,6 +25,7 @@ from conftest import ROOT, hf_categories
 from core.layers import MlaMode
 from core.model.queries import QueryConfig
 from core.model.report import Report, analyze
+from core.model.rows import Category
 from parsers import PARSER_REGISTRY, select_parser
 
 NEXT_DIR = ROOT.parent / "shared" / "reference" / "configs-next"
@@ -82,6 +83,20 @@ def test_every_2026_model_type_is_registered() -> None:
     assert types <= set(PARSER_REGISTRY)
 
 
+# Where the reference files a module under another category than ours: for each listed
+# reference category, the sum of our categories (after `hf_categories`) it is compared with, and
+# why. The totals are always compared exactly.
+CATEGORIES_FOLDED: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
+    "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": (
+        "Nemotron-H's attention projections live in `layers.N.mixer` (q_proj ... o_proj), not "
+        "in a `self_attn` module, so the reference's split counts them under `other` beside the "
+        "Mamba mixers (its refined split, parameters_by_category_refined, has attention "
+        "140,378,112 = ours)",
+        {"attention": (), "other": ("attention", "other")},
+    ),
+}
+
+
 @pytest.mark.parametrize("stem", STEMS)
 def test_parameters_exact(stem: str) -> None:
     ref = REFERENCE[stem]
@@ -91,9 +106,12 @@ def test_parameters_exact(stem: str) -> None:
     assert report.parameters["total"] == ref["parameters_text_decoder"]
     if "parameters_by_category" in ref:
         ours = hf_categories(report.parameters)
+        reason, folds = CATEGORIES_FOLDED.get(stem, ("", {}))
         for category, expected in ref["parameters_by_category"].items():
-            if category not in ref.get("categories_differ", {}):
-                assert ours[category] == expected, category
+            if category in ref.get("categories_differ", {}):
+                continue
+            summed = sum(ours[mine] for mine in folds.get(category, (category,)))
+            assert summed == expected, f"{category} {reason}"
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -109,6 +127,9 @@ def test_query_state_at_512_tokens_within_one_percent(stem: str) -> None:
 
 # Categories of HF's decode FLOPs that are not compared, and why (they are counted by formula,
 # with the convention beside it in core/ops.py).
+# NB (Nemotron-H, not skipped: within the 1%): HF's decode convolution runs F.conv1d over its 4
+# cached columns plus the new one and keeps the last of 2 outputs; FlopCounterMode counts that
+# (2,260,992 FLOPs of 6.53 G under `other`); ours is not a matmul (core/ops.py causal_conv1d).
 FLOPS_NOT_COMPARED: dict[str, dict[str, str]] = {}
 
 
@@ -120,9 +141,9 @@ def test_decode_matmul_flops_within_one_percent(stem: str) -> None:
     report = _report(stem, 511, 1, mla=MlaMode.EXPANDED)
     ours: dict[str, int] = {}
     for row in report.rows:
-        ours[row.category.value] = (
-            ours.get(row.category.value, 0) + row.cost.matmul_flops * row.blocks
-        )
+        # the reference counts linear-attention and state-space mixers under `other`
+        category = "other" if row.category is Category.MIXER else row.category.value
+        ours[category] = ours.get(category, 0) + row.cost.matmul_flops * row.blocks
     skipped = FLOPS_NOT_COMPARED.get(stem, {})
     compared = {k: v for k, v in ref["by_category"].items() if k not in skipped}
     assert sum(ours.get(k, 0) for k in compared) == pytest.approx(sum(compared.values()), rel=0.01)
