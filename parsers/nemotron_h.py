@@ -23,6 +23,8 @@ Ground truth: transformers `models/nemotron_h/modeling_nemotron_h.py` and
   experts work at that width between fc1_latent_proj and fc2_latent_proj (biases: `mlp_bias`).
 - MLP layers: non-gated, `intermediate_size`, `mlp_hidden_act`, biases `mlp_bias`.
 - NB: MTP layers (`num_nextn_predict_layers`) are not built by HF and not counted.
+- NB: NemotronHForCausalLM declares no tied weights (`_tied_weights_keys = {}`): its lm_head is a
+  matrix of its own whatever `tie_word_embeddings` says, and is counted so.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class NemotronHConfigParser(BaseModelConfigParser):
             hidden_size=r.integer("hidden_size"),
             num_layers=len(kinds),
             vocab_size=r.integer("vocab_size"),
-            tie_word_embeddings=r.flag("tie_word_embeddings", False),
+            tie_word_embeddings=False,  # HF ties nothing (see the module docstring)
             dtype=r.dtype(),
             layer_types=kinds,
             mamba_heads=mamba_heads,

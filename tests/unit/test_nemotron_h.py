@@ -73,6 +73,30 @@ def test_tiny_parameters_by_hand_are_hf_s() -> None:
     assert _rows(report)["Ffn - Router"].param_bytes == 128
 
 
+# Variants of the tiny config and the parameters HF's NemotronHForCausalLM holds for each (built
+# on the meta device, transformers 5.24).
+HF_VARIANT_PARAMETERS = [
+    ({"use_bias": True, "mlp_bias": True, "use_conv_bias": False}, 2388),
+    ({"moe_latent_size": None}, 2360),
+    ({"mamba_n_groups": 4, "mamba_d_conv": 2, "mamba_conv_bias": False}, 2520),
+    (
+        {
+            "hybrid_override_pattern": None,
+            "layers_block_type": ["mamba", "moe", "mlp", "attention", "mamba", "mamba"],
+            "num_hidden_layers": 6,
+        },
+        2772,
+    ),
+    ({"n_shared_experts": 0}, 2296),  # HF builds its one shared expert regardless
+    ({"tie_word_embeddings": True}, 2296),  # and ties nothing
+]
+
+
+@pytest.mark.parametrize(("change", "parameters"), HF_VARIANT_PARAMETERS)
+def test_variants_hold_hf_s_parameters(change: dict[str, Any], parameters: int) -> None:
+    assert _run({**TINY, **change}, [(0, 1)]).parameters["total"] == parameters
+
+
 def test_tiny_state_by_hand_is_hf_s_cache() -> None:
     conv = 2 * 24 * 3 * 2  # two Mamba layers x conv_dim x K columns x 2 B (HF keeps K columns)
     recurrent = 2 * 4 * 2 * 4 * 4  # two layers x H x P x N x 4 B (float32)
@@ -174,6 +198,13 @@ def test_legacy_mamba_keys_win() -> None:
     legacy = {**TINY, "mamba_n_groups": 4, "mamba_d_conv": 2, "mamba_chunk_size": 8}
     d = NemotronHConfigParser(legacy).dims
     assert (d.n_groups, d.conv_kernel, d.chunk_size) == (4, 2, 8)
+
+
+def test_the_lm_head_is_never_tied() -> None:
+    # HF's NemotronHForCausalLM ties nothing: the same 2,296 parameters with tie_word_embeddings
+    report = _run({**TINY, "tie_word_embeddings": True}, [(0, 1)])
+    assert report.parameters["total"] == HF_TINY_PARAMETERS
+    assert report.parameters["lm_head"] == 32 * 8
 
 
 def test_num_key_value_heads_default_and_null() -> None:
