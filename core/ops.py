@@ -412,3 +412,101 @@ def expected_distinct_experts(num_experts: int, top_k: int, tokens: int) -> floa
     """Experts that at least one of `tokens` tokens routes to, in expectation under uniform routing:
     E * (1 - (1 - k/E)^T). k for one token, about E for a long prefill."""
     return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
+
+
+# FLOPs per (token, head) of Mamba-2's scalar step work: dt + dt_bias and softplus (add, exp, add,
+# log = 4), dt * A (1), and the decays derived from it (3: exp(dt A) in the recurrent form; the
+# cumulative sum and the two exps of the decays to the chunk's ends in the chunked form).
+SSD_FLOPS_PER_HEAD = 8
+# FLOPs per (token, head, head_dim element): x * dt (1) and the skip connection y + D x (2).
+SSD_FLOPS_PER_VALUE = 3
+
+
+def ssd_scan(
+    queries: Iterable[tuple[tuple[int, int], int]],
+    *,
+    heads: int,
+    head_dim: int,
+    state_size: int,
+    groups: int,
+    chunk: int,
+    w_act: Number,
+    w_state: Number,
+    w_weight: Number,
+) -> Cost:
+    """Mamba-2's selective state-space scan (SSD) on `heads` heads of `head_dim` values, each
+    keeping a head_dim x state_size state S; B and C (state_size each per token) are shared by
+    the heads of each of `groups` groups. `queries` are ((cached, input), count) groups.
+
+    A query's n new tokens run one of two forms (as HF's NemotronHMamba2Mixer and the mamba_ssm /
+    vLLM kernels choose):
+    - n == 1, the recurrent step (`selective_state_update`): per head,
+      S <- S * exp(dt A) + (dt x) B^T, then y = S C + D x.
+      NB: per state element (head, p, n): decay multiply, input multiply, add = 3 FLOPs, and the
+          readout S C = 2 FLOPs, a batched matrix-vector product: matmul FLOPs (HF runs it as a
+          bmm, which FlopCounterMode counts).
+    - n > 1, the chunked SSD form (chunks of `chunk` tokens; the last one may be shorter):
+      inside each chunk an attention-like pass, across chunks a recurrence of chunk states.
+      NB: like causal attention within a chunk, the (l >= s) pairs of each chunk are counted:
+          scores C_l . B_s = 2*state_size per (pair, group) (B and C belong to groups, as the
+          kernels compute them), the decay mask exp(A_l - A_s) and its multiply = 3 per
+          (pair, head), the weighted sum of values = 2*head_dim per (pair, head); chunk states
+          sum_l decay_l B_l x_l^T = 2 per (token, state element) + 1 per (token, head, n) for
+          B * decay; the state passed from chunk to chunk (S * decay + chunk state) = 2 per
+          (chunk, state element), a sequential scan; the output from each chunk's start state,
+          C_l . S = 2 per (token, state element), then its decay scale and the add to the
+          in-chunk part = 2 per (token, head, p). Matmul FLOPs: the scores, the weighted sums,
+          the chunk states and the readout (the kernels' tensor-core work).
+          HF's PyTorch form (what FlopCounterMode sees: its einsums are bmm) differs: with
+          c = ceil(n / chunk) chunks padded to full length, per head, it counts
+          2*c*chunk^2*H*(N + P) for the in-chunk scores and sums (the whole square, per head),
+          4*c*chunk*H*P*N for the chunk states and readout, and 2*(c + 1)^2*H*P*N for the
+          passing of states between chunks, an einsum over all chunk pairs.
+    Both forms: SSD_FLOPS_PER_HEAD per (token, head) and SSD_FLOPS_PER_VALUE per (token, head,
+    head_dim element) (see above).
+    Traffic: reads every token's x (H*P), B and C (2*G*N) and dt (H) at the activation width,
+    the query's state (H*P*N at `w_state`) when it has cached tokens, and the weights A_log, D
+    and dt_bias (3*H); writes y (H*P) and the new state. The chunked form also writes each
+    chunk's state and reads it back (c*H*P*N each way at `w_state`): the kernels pass them
+    between their passes through memory.
+    """
+    values = heads * head_dim
+    elements = values * state_size  # of one query's state
+    per_token_in = values + 2 * groups * state_size + heads
+    flops = matmul = 0
+    read = written = 0
+    for (cached, new), count in queries:
+        flops += count * new * (SSD_FLOPS_PER_HEAD * heads + SSD_FLOPS_PER_VALUE * values)
+        if new == 1:
+            step_matmul = 2 * elements
+            step = 3 * elements + step_matmul
+            chunk_states = 0
+        else:
+            full, rest = divmod(new, chunk)
+            chunks = full + (1 if rest else 0)
+            pairs = full * chunk * (chunk + 1) // 2 + rest * (rest + 1) // 2
+            step_matmul = (
+                2 * state_size * groups * pairs
+                + 2 * head_dim * heads * pairs
+                + 2 * 2 * new * elements  # chunk states and the readout from them
+            )
+            step = (
+                step_matmul
+                + 3 * heads * pairs
+                + new * heads * state_size
+                + 2 * chunks * elements
+                + 2 * new * values
+            )
+            chunk_states = chunks * elements
+        flops += count * step
+        matmul += count * step_matmul
+        read += count * (new * per_token_in * w_act + (elements if cached else 0) * w_state)
+        read += count * chunk_states * w_state
+        written += count * (new * values * w_act + (elements + chunk_states) * w_state)
+    return Cost(
+        flops=flops,
+        matmul_flops=matmul,
+        weight_bytes=3 * heads * w_weight,
+        input_bytes=read,
+        output_bytes=written,
+    )

@@ -26,6 +26,7 @@ from parsers.mimo_v2_flash import MiMoV2FlashConfigParser
 from parsers.minimax_m2 import MiniMaxM2ConfigParser
 from parsers.mistral import MistralConfigParser
 from parsers.mixtral import MixtralConfigParser
+from parsers.nemotron_h import NemotronHConfigParser
 from parsers.olmo2 import Olmo2ConfigParser
 from parsers.phi3 import Phi3ConfigParser
 from parsers.qwen2 import Qwen2ConfigParser
@@ -58,6 +59,7 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "gpt_oss": GptOssConfigParser,
     "minimax_m2": MiniMaxM2ConfigParser,
     "mimo_v2_flash": MiMoV2FlashConfigParser,
+    "nemotron_h": NemotronHConfigParser,
 }
 
 
@@ -105,6 +107,7 @@ __all__ = [
     "MiniMaxM2ConfigParser",
     "MistralConfigParser",
     "MixtralConfigParser",
+    "NemotronHConfigParser",
     "Olmo2ConfigParser",
     "Phi3ConfigParser",
     "Qwen2ConfigParser",

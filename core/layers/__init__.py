@@ -8,6 +8,7 @@ invariants all of them must hold (tests/unit/test_layers.py).
 from core.layers.attention import Attention, QKNorm, windowed
 from core.layers.blocks import Block, Branch, NormLayout, block_rows
 from core.layers.dsa import DsaIndexer
+from core.layers.mamba2 import Mamba2
 from core.layers.mixer import Mixer
 from core.layers.mla import MlaAttention, MlaMode
 from core.layers.mlp import DenseMlp
@@ -19,6 +20,7 @@ MIXERS: dict[str, type] = {
     # token mixers
     "attention": Attention,
     "mla": MlaAttention,  # with an optional DSA indexer (core/layers/dsa.py): DeepSeek-V3.2, GLM-5
+    "mamba2": Mamba2,
     # channel mixers
     "mlp": DenseMlp,
     "moe": Moe,
@@ -33,6 +35,7 @@ __all__ = [
     "Branch",
     "DenseMlp",
     "DsaIndexer",
+    "Mamba2",
     "Mixer",
     "MlaAttention",
     "MlaMode",

@@ -8,6 +8,11 @@ NB: every token runs its top-k experts (FLOPs for T*k expert rows); the weight t
 Parallelism (core/model/parallel.py): per device, the router (replicated) and a 1/TP slice of
 every expert, or E/EP whole experts in 1/(TP/EP) slices: the same expected compute and traffic;
 EP replaces the all-reduce of the routed part by an all-to-all dispatch and combine.
+A latent MoE (Nemotron-H's `moe_latent_size`) projects each token to the latent width before the
+routed experts (`Latent_In_Proj`) and back after their weighted sum (`Latent_Out_Proj`): the
+experts, their dispatch and their combine work at the latent width; the shared experts do not.
+NB: the latent projections are replicated under tensor parallelism (every rank runs them, on its
+    partial sums for the way out); the layer's one all-reduce is counted at the hidden width.
 """
 
 from __future__ import annotations
@@ -38,7 +43,10 @@ class Moe:
     expert_bias: bool = False  # biases on each expert's projections (gpt-oss)
     router_bias: bool = False
     shared_gate: bool = False  # a sigmoid gate (h -> 1) scales the shared expert (Qwen MoE)
-    router_format: DataFormat | None = None  # the router weight's own format (MiMo: float32)
+    shared_bias: bool = False  # biases on the shared experts' projections (Nemotron-H mlp_bias)
+    latent: int = 0  # the routed experts' width in and out (0: the hidden size) (Nemotron-H)
+    latent_bias: bool = False  # biases on the latent projections
+    router_format: DataFormat | None = None  # the router weight's own format (Nemotron-H: fp32)
 
     def check(self, parallel: Parallelism) -> str | None:
         if self.num_experts % parallel.ep:
@@ -55,19 +63,45 @@ class Moe:
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         tokens = queries.total_input_tokens
         ep = ops.parallel.ep
+        width = self.latent or None
         rows = [self.router_row(ops, tokens)]
+        if self.latent:
+            rows.append(self.latent_row(ops, "Ffn - Latent_In_Proj", tokens, inward=True))
         if ep > 1:
-            rows += ops.set_op_alltoall_req("Ffn - Dispatch", tokens, self.top_k)
-        rows += self.expert_rows(ops, tokens)
+            rows += ops.set_op_alltoall_req("Ffn - Dispatch", tokens, self.top_k, width=width)
+        rows += self.expert_rows(ops, tokens, width)
         if ep > 1:
-            rows += ops.set_op_alltoall_req("Ffn - Combine", tokens, self.top_k)
+            rows += ops.set_op_alltoall_req("Ffn - Combine", tokens, self.top_k, width=width)
         shared = self.shared_intermediate > 0
-        rows += self.shared_rows(ops, tokens)
-        name = "Ffn - RoutedSharedExpAdd" if shared else "Ffn - RoutedExpAdd"
-        rows.append(ops.set_op_moe_combine_req(name, tokens, self.top_k, shared))
+        if self.latent:  # experts summed at the latent width, projected back, then the shared
+            rows.append(
+                ops.set_op_moe_combine_req(
+                    "Ffn - RoutedExpAdd", tokens, self.top_k, False, width=self.latent
+                )
+            )
+            rows.append(self.latent_row(ops, "Ffn - Latent_Out_Proj", tokens, inward=False))
+            rows += self.shared_rows(ops, tokens)
+            if shared:
+                rows.append(ops.set_op_sum_req("Ffn - SharedExpAdd", tokens, ops.hidden_size))
+        else:
+            rows += self.shared_rows(ops, tokens)
+            name = "Ffn - RoutedSharedExpAdd" if shared else "Ffn - RoutedExpAdd"
+            rows.append(ops.set_op_moe_combine_req(name, tokens, self.top_k, shared))
         if ep == 1 or shared:  # partial sums of the TP slices
             rows += ops.set_op_allreduce_req("Ffn - AllReduce", tokens)
         return rows
+
+    def latent_row(self, ops: OpBuilder, name: str, tokens: int, *, inward: bool) -> Row:
+        """A latent projection: hidden -> latent (`inward`) or latent -> hidden."""
+        widths = (ops.hidden_size, self.latent)
+        return ops.set_op_proj_req(
+            name,
+            tokens,
+            *(widths if inward else widths[::-1]),
+            bias=self.latent_bias,
+            category=Category.MLP_ROUTED,
+            replicated=True,
+        )
 
     def router_row(self, ops: OpBuilder, tokens: int) -> Row:
         return ops.set_op_proj_req(
@@ -107,6 +141,7 @@ class Moe:
             prefix="Ffn - SharedExp_",
             category=Category.MLP_SHARED,
             gated=self.gated,
+            bias=self.shared_bias,
         )
         if self.shared_gate:
             rows += [

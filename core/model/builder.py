@@ -229,10 +229,13 @@ class OpBuilder:
         cost = ops.elementwise_sum(tokens, width, operands=operands, w=self.act_bytes)
         return self.set_op_elementwise_req(name, cost, replicated=True)
 
-    def set_op_moe_combine_req(self, name: str, tokens: int, top_k: int, shared: bool) -> Row:
-        cost = ops.moe_combine(
-            tokens, self.hidden_size, top_k=top_k, shared=shared, w=self.act_bytes
-        )
+    def set_op_moe_combine_req(
+        self, name: str, tokens: int, top_k: int, shared: bool, *, width: int | None = None
+    ) -> Row:
+        """The weighted sum of each token's expert outputs of `width` (default the hidden size;
+        Nemotron-H's latent MoE sums them at its latent width)."""
+        width = self.hidden_size if width is None else width
+        cost = ops.moe_combine(tokens, width, top_k=top_k, shared=shared, w=self.act_bytes)
         return self.set_op_elementwise_req(name, cost, replicated=True)
 
     def set_op_conv1d_req(
@@ -332,11 +335,14 @@ class OpBuilder:
         message = tokens * self.hidden_size * self.act_bytes
         return [self.set_op_comm_req(name, Comm(CommKind.ALL_REDUCE, message, self.tp))]
 
-    def set_op_alltoall_req(self, name: str, tokens: int, top_k: int) -> list[Row]:
+    def set_op_alltoall_req(
+        self, name: str, tokens: int, top_k: int, *, width: int | None = None
+    ) -> list[Row]:
         """An expert-parallel all-to-all (dispatch or combine): a rank owns T / EP tokens and
-        exchanges the k copies of each with the ranks of their experts (see core/model/parallel.py).
-        """
+        exchanges the k copies of each (`width` features, default the hidden size) with the ranks
+        of their experts (see core/model/parallel.py)."""
         ep = self.parallel.ep
-        message = Fraction(tokens * top_k, ep) * self.hidden_size
+        width = self.hidden_size if width is None else width
+        message = Fraction(tokens * top_k, ep) * width
         comm = Comm(CommKind.ALL_TO_ALL, message * self.act_bytes, ep)
         return [self.set_op_comm_req(name, comm)]

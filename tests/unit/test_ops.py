@@ -123,3 +123,45 @@ def test_expected_distinct_experts() -> None:
     assert abs(ops.expected_distinct_experts(16, 2, 10_000) - 16) < 1e-9
     # two tokens, top-1 of 2: 2 * (1 - 1/4) = 1.5
     assert ops.expected_distinct_experts(2, 1, 2) == 1.5
+
+
+def test_ssd_scan_decode_step() -> None:
+    # 2 queries of 5 cached + 1: H = 2 heads of P = 3, N = 4, so 24 state elements per query.
+    # per query: dt and decays 8 x 2 heads = 16; dt x and D x: 3 x 6 values = 18; the step:
+    # 3 x 24 (decay, input, add) + 2 x 24 (readout, matmul) = 120 -> 154; x 2 queries = 308
+    # reads x 6 + B, C 2 x 1 x 4 + dt 2 = 16 values at 2 B and the state 24 x 4 B: 128 per query;
+    # writes y 6 x 2 B and the state 96 B: 108 per query. Weights: A_log, D, dt_bias 3 x 2 x 2 B.
+    cost = ops.ssd_scan(
+        [((5, 1), 2)],
+        heads=2,
+        head_dim=3,
+        state_size=4,
+        groups=1,
+        chunk=8,
+        w_act=2,
+        w_state=4,
+        w_weight=2,
+    )
+    assert cost == Cost(308, 96, 12, 256, 216)
+
+
+def test_ssd_scan_chunked_prefill() -> None:
+    # 5 new tokens (nothing cached) in chunks of 2, 2, 1: 3 + 3 + 1 = 7 causal in-chunk pairs.
+    # matmul: scores 2 x N 4 x G 1 x 7 = 56, weighted sums 2 x P 3 x H 2 x 7 = 84, chunk states
+    # and readouts 2 x 2 x 5 tokens x 24 = 480 -> 620. Elementwise: decay mask 3 x 2 x 7 = 42,
+    # B * decay 5 x 2 x 4 = 40, passing 2 x 3 chunks x 24 = 144, decay scale and add 2 x 5 x 6
+    # = 60, dt and decays 8 x 5 x 2 = 80, dt x and D x 3 x 5 x 6 = 90 -> 456; total 1076.
+    # reads 5 x 16 values x 2 B = 160 and the 3 chunk states 3 x 24 x 4 B = 288 (no state yet);
+    # writes y 5 x 6 x 2 B = 60, the chunk states 288 and the final state 96.
+    cost = ops.ssd_scan(
+        [((0, 5), 1)],
+        heads=2,
+        head_dim=3,
+        state_size=4,
+        groups=1,
+        chunk=2,
+        w_act=2,
+        w_state=4,
+        w_weight=2,
+    )
+    assert cost == Cost(1076, 620, 12, 448, 444)

@@ -25,6 +25,7 @@ from conftest import ROOT, hf_categories
 from core.layers import MlaMode
 from core.model.queries import QueryConfig
 from core.model.report import Report, analyze
+from core.model.rows import Category
 from parsers import PARSER_REGISTRY, select_parser
 
 NEXT_DIR = ROOT.parent / "shared" / "reference" / "configs-next"
@@ -71,17 +72,6 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "moonshotai__Kimi-K2.5": {"weight_dtype": "bfloat16"},
 }
 
-# Reference categories that split a module differently from ours: {stem: {category: reason}}.
-# Their sum must still match ours (checked in test_parameters_exact).
-CATEGORIES_DIFFER: dict[str, dict[str, str]] = {
-    "google__gemma-4-26B-A4B": {
-        category: "the team's figures (transformers 5.23) count Gemma4TextRouter.proj (h x E) "
-        "under 'other' and only the router's scale vectors (scale, per_expert_scale) under "
-        "'router'; ours, like transformers 5.24's measurement, count the whole router as 'router'"
-        for category in ("router", "other")
-    },
-}
-
 
 def next_config(stem: str) -> dict[str, Any]:
     path: Path = NEXT_DIR / f"{stem}.json"
@@ -104,6 +94,25 @@ def test_every_2026_model_type_is_registered() -> None:
     assert types <= set(PARSER_REGISTRY)
 
 
+# Reference categories that attribute a module differently from ours: compared as one sum.
+# {stem: (why, groups of categories)}
+CATEGORY_GROUPS: dict[str, tuple[str, tuple[tuple[str, ...], ...]]] = {
+    "google__gemma-4-26B-A4B": (
+        "the team's figures (transformers 5.23) count Gemma4TextRouter.proj (h x E) under "
+        "'other' and only the router's scale vectors (scale, per_expert_scale) under 'router'; "
+        "ours, like transformers 5.24's measurement, count the whole router as 'router'",
+        (("router", "other"),),
+    ),
+    "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": (
+        "Nemotron-H's attention projections live in `layers.N.mixer` (q_proj ... o_proj), not "
+        "in a `self_attn` module, so the reference's split counts them under `other` beside the "
+        "Mamba mixers (its refined split, parameters_by_category_refined, has attention "
+        "140,378,112 = ours)",
+        (("attention", "other"),),
+    ),
+}
+
+
 @pytest.mark.parametrize("stem", STEMS)
 def test_parameters_exact(stem: str) -> None:
     ref = REFERENCE[stem]
@@ -113,14 +122,14 @@ def test_parameters_exact(stem: str) -> None:
     assert report.parameters["total"] == ref["parameters_text_decoder"]
     if "parameters_by_category" in ref:
         ours = hf_categories(report.parameters)
-        differ = {**ref.get("categories_differ", {}), **CATEGORIES_DIFFER.get(stem, {})}
-        for category, expected in ref["parameters_by_category"].items():
-            if category not in differ:
+        reason, groups = CATEGORY_GROUPS.get(stem, ("", ()))
+        theirs = ref["parameters_by_category"]
+        grouped = {category for group in groups for category in group}
+        for category, expected in theirs.items():
+            if category not in grouped:
                 assert ours[category] == expected, category
-        moved = [category for category in ref["parameters_by_category"] if category in differ]
-        assert sum(ours[c] for c in moved) == sum(
-            ref["parameters_by_category"][c] for c in moved
-        ), moved
+        for group in groups:
+            assert sum(ours[c] for c in group) == sum(theirs[c] for c in group), (group, reason)
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -136,6 +145,9 @@ def test_query_state_at_512_tokens_within_one_percent(stem: str) -> None:
 
 # Categories of HF's decode FLOPs that are not compared, and why (they are counted by formula,
 # with the convention beside it in core/ops.py).
+# NB (Nemotron-H, not skipped: within the 1%): HF's decode convolution runs F.conv1d over its 4
+# cached columns plus the new one and keeps the last of 2 outputs; FlopCounterMode counts that
+# (2,260,992 FLOPs of 6.53 G under `other`); ours is not a matmul (core/ops.py causal_conv1d).
 FLOPS_NOT_COMPARED: dict[str, dict[str, str]] = {}
 
 
@@ -147,9 +159,9 @@ def test_decode_matmul_flops_within_one_percent(stem: str) -> None:
     report = _report(stem, 511, 1, mla=MlaMode.EXPANDED)
     ours: dict[str, int] = {}
     for row in report.rows:
-        ours[row.category.value] = (
-            ours.get(row.category.value, 0) + row.cost.matmul_flops * row.blocks
-        )
+        # the reference counts linear-attention and state-space mixers under `other`
+        category = "other" if row.category is Category.MIXER else row.category.value
+        ours[category] = ours.get(category, 0) + row.cost.matmul_flops * row.blocks
     skipped = FLOPS_NOT_COMPARED.get(stem, {})
     compared = {k: v for k, v in ref["by_category"].items() if k not in skipped}
     assert sum(ours.get(k, 0) for k in compared) == pytest.approx(sum(compared.values()), rel=0.01)
