@@ -7,6 +7,7 @@ invariants all of them must hold (tests/unit/test_layers.py).
 
 from core.layers.attention import Attention, QKNorm, windowed
 from core.layers.blocks import Block, Branch, NormLayout, block_rows
+from core.layers.gated_deltanet import GatedDeltaNet
 from core.layers.mixer import Mixer
 from core.layers.mla import MlaAttention, MlaMode
 from core.layers.mlp import DenseMlp
@@ -16,6 +17,7 @@ MIXERS: dict[str, type] = {
     # token mixers
     "attention": Attention,
     "mla": MlaAttention,
+    "gated_deltanet": GatedDeltaNet,
     # channel mixers
     "mlp": DenseMlp,
     "moe": Moe,
@@ -27,6 +29,7 @@ __all__ = [
     "Block",
     "Branch",
     "DenseMlp",
+    "GatedDeltaNet",
     "Mixer",
     "MlaAttention",
     "MlaMode",
