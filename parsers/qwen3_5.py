@@ -109,7 +109,9 @@ def qwen3_5_fields(
 def _partial_rotary_factor(r: ConfigReader) -> float:
     """`partial_rotary_factor` from `rope_parameters`, else the text config, else 0.25."""
     rope = r.config.get("rope_parameters")
-    value = rope.get("partial_rotary_factor") if isinstance(rope, Mapping) else None
+    if rope is not None and not isinstance(rope, Mapping):
+        raise ConfigError(f"{r.where}: 'rope_parameters' must be an object, got {rope!r}")
+    value = rope.get("partial_rotary_factor") if rope is not None else None
     key = "rope_parameters.partial_rotary_factor"
     if value is None:
         value, key = r.config.get("partial_rotary_factor", 0.25), "partial_rotary_factor"
