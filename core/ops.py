@@ -274,6 +274,23 @@ def causal_conv1d(
     )
 
 
+def delta_gates(tokens: int, heads: int, *, w_act: Number, w_weight: Number) -> Cost:
+    """Gated DeltaNet's per-head gates from the b and a projections: beta = sigmoid(b) and
+    g = -exp(A_log) * softplus(a + dt_bias), for each of `heads` value heads of each token.
+
+    NB: sigmoid 4 + (add, softplus as exp, add, log, exp(A_log), negate, multiply) 7 = 11 FLOPs
+        per (token, head). Reads A_log and dt_bias (2 per head) as weights, a and b; writes
+        beta and g.
+    """
+    elements = tokens * heads
+    return Cost(
+        flops=(act_flops("sigmoid") + 7) * elements,
+        weight_bytes=2 * heads * w_weight,
+        input_bytes=2 * elements * w_act,
+        output_bytes=2 * elements * w_act,
+    )
+
+
 def gated_delta_rule(
     queries: Iterable[tuple[tuple[int, int], int]],
     *,
@@ -299,13 +316,13 @@ def gated_delta_rule(
     chunk kernel) over ceil(n / C) chunks of C = `chunk` tokens, the last one padded to C, as
     both tile it. Per (chunk, head):
     NB: matmul FLOPs 4*C^2*dk (K_beta K^T and Q K^T) + 2*C^2*dv (the intra-chunk product with
-        the new values) + 6*C*dk*dv (the chunk's reads of S, W S and Q S, and its write K^T V) -
-        the products FlopCounterMode sees as bmm - + C*(C-1)*(dk+dv) for the two unit-triangular
-        solves of the UT transform (torch.linalg.solve_triangular; matrix work the counter does
-        not see). Elementwise 4*C^2 (pairwise decays: subtract, exp; the two masked products)
-        + 4*C*dk + 3*C*dv (beta scaling, decays of q, k and k_beta, the new values and the
-        output sum) + 5*C (cumulative decays and their exps) + 2*dk*dv + 1 (the state's decay
-        and update).
+        the new values) + 6*C*dk*dv (the reads of S, W S and Q S, and the write K^T V): the
+        products FlopCounterMode sees as bmm; plus C*(C-1)*(dk+dv) for the two unit-triangular
+        solves of the UT transform (torch.linalg.solve_triangular: matrix work, on tensor cores
+        in FLA, that the counter does not see). Elementwise 4*C^2 (pairwise decays: subtract,
+        exp; the two masked products) + 4*C*dk + 3*C*dv (beta scaling, the decays of q, k and
+        k_beta, the new values, the output sum) + 5*C (cumulative decays and their exps)
+        + 2*dk*dv + 1 (the state's decay and update).
         Reads q and k (n*key_heads*dk each), v (n*value_heads*dv), g and beta (2*n*value_heads)
         and, for a query with a context, its state (value_heads*dk*dv at `w_state`, float32 as
         HF keeps it); writes the output (n*value_heads*dv) and every query's state.

@@ -9,7 +9,7 @@ channels):
 - `QK_L2Norm`: l2-normalisation of each q and k head (counted as a gain-less RMSNorm) and the
   1/sqrt(dk) scale of q;
 - `Gates`: beta = sigmoid(b) and g = -exp(A_log) * softplus(a + dt_bias) per value head
-  (A_log and dt_bias are its parameters);
+  (core/ops.py `delta_gates`; A_log and dt_bias are its parameters);
 - `DeltaRule`: the recurrence (core/ops.py `gated_delta_rule`: one step per head for a single new
   token, HF's chunked form with chunks of `chunk` tokens otherwise);
 - `GatedNorm`: RMSNorm over each value head (one plain gain of dv, not zero-centred: HF's
@@ -30,14 +30,13 @@ from typing import ClassVar
 from core import ops as formulas
 from core.layers.mixer import divisible
 from core.model.builder import OpBuilder
+from core.model.formats import lookup_format
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Row
 from core.model.state import Growth, State, StateFormat
 
-# Sigmoid for beta (4), then for g: a + dt_bias, softplus (exp, add, log), exp(A_log), negate,
-# multiply: 7 FLOPs per (token, value head).
-GATE_FLOPS = formulas.act_flops("sigmoid") + 7
+_FLOAT32 = lookup_format("float32")  # the recurrent state, as HF and the kernels keep it
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +90,7 @@ class GatedDeltaNet:
         l2 = formulas.rmsnorm(
             tokens * 2 * key_heads, dk, w_act=w, w_weight=norm_fmt.bytes, gains=0
         ) + formulas.scale(tokens * key_heads * dk)
-        gates = formulas.Cost(
-            flops=GATE_FLOPS * tokens * value_heads,
-            weight_bytes=2 * value_heads * gate_fmt.bytes,
-            input_bytes=2 * tokens * value_heads * w,
-            output_bytes=2 * tokens * value_heads * w,
-        )
+        gates = formulas.delta_gates(tokens, value_heads, w_act=w, w_weight=gate_fmt.bytes)
         recurrence = formulas.gated_delta_rule(
             queries.groups,
             key_heads=key_heads,
@@ -105,7 +99,7 @@ class GatedDeltaNet:
             value_dim=dv,
             chunk=self.chunk,
             w_act=w,
-            w_state=4,  # float32, as HF and the kernels keep it
+            w_state=_FLOAT32.bytes,
         )
         gated_norm = formulas.rmsnorm(
             tokens * value_heads, dv, w_act=w, w_weight=norm_fmt.bytes
