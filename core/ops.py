@@ -300,6 +300,84 @@ def causal_conv1d(
     )
 
 
+def delta_gates(tokens: int, heads: int, *, w_act: Number, w_weight: Number) -> Cost:
+    """Gated DeltaNet's per-head gates from the b and a projections: beta = sigmoid(b) and
+    g = -exp(A_log) * softplus(a + dt_bias), for each of `heads` value heads of each token.
+
+    NB: sigmoid 4 + (add, softplus as exp, add, log, exp(A_log), negate, multiply) 7 = 11 FLOPs
+        per (token, head). Reads A_log and dt_bias (2 per head) as weights, a and b; writes
+        beta and g.
+    """
+    elements = tokens * heads
+    return Cost(
+        flops=(act_flops("sigmoid") + 7) * elements,
+        weight_bytes=2 * heads * w_weight,
+        input_bytes=2 * elements * w_act,
+        output_bytes=2 * elements * w_act,
+    )
+
+
+def gated_delta_rule(
+    queries: Iterable[tuple[tuple[int, int], int]],
+    *,
+    key_heads: int,
+    value_heads: int,
+    key_dim: int,
+    value_dim: int,
+    chunk: int,
+    w_act: Number,
+    w_state: Number,
+) -> Cost:
+    """The gated delta rule of Gated DeltaNet (Qwen3.5, Qwen3-Next) on `value_heads` heads, each
+    keeping a key_dim x value_dim state S; q and k heads are shared by value_heads / key_heads
+    value heads. `queries` are ((cached, input), count) groups.
+
+    A query bringing one token takes one recurrent step per head (HF's
+    torch_recurrent_gated_delta_rule, FLA's fused_recurrent kernel):
+        S = S * exp(g);  kv = S^T k;  delta = (v - kv) * beta;  S += k delta^T;  o = S^T q
+    NB: 7*dk*dv + 2*dv + 1 FLOPs per (token, head): the decay (dk*dv), the two reads of S
+        (2*dk*dv each), the rank-1 write (2*dk*dv), delta (2*dv), exp(g) (1). Matrix-vector work
+        on the vector units: no matmul FLOPs (HF's FlopCounterMode sees none either).
+    A query bringing more tokens runs the chunked form (HF's torch_chunk_gated_delta_rule, FLA's
+    chunk kernel) over ceil(n / C) chunks of C = `chunk` tokens, the last one padded to C, as
+    both tile it. Per (chunk, head):
+    NB: matmul FLOPs 4*C^2*dk (K_beta K^T and Q K^T) + 2*C^2*dv (the intra-chunk product with
+        the new values) + 6*C*dk*dv (the reads of S, W S and Q S, and the write K^T V): the
+        products FlopCounterMode sees as bmm; plus C*(C-1)*(dk+dv) for the two unit-triangular
+        solves of the UT transform (torch.linalg.solve_triangular: matrix work, on tensor cores
+        in FLA, that the counter does not see). Elementwise 4*C^2 (pairwise decays: subtract,
+        exp; the two masked products) + 4*C*dk + 3*C*dv (beta scaling, the decays of q, k and
+        k_beta, the new values, the output sum) + 5*C (cumulative decays and their exps)
+        + 2*dk*dv + 1 (the state's decay and update).
+        Reads q and k (n*key_heads*dk each), v (n*value_heads*dv), g and beta (2*n*value_heads)
+        and, for a query with a context, its state (value_heads*dk*dv at `w_state`, float32 as
+        HF keeps it); writes the output (n*value_heads*dv) and every query's state.
+    """
+    dk, dv, c = key_dim, value_dim, chunk
+    step = 7 * dk * dv + 2 * dv + 1
+    chunk_matmul = 4 * c * c * dk + 2 * c * c * dv + 6 * c * dk * dv + c * (c - 1) * (dk + dv)
+    chunk_other = 4 * c * c + 4 * c * dk + 3 * c * dv + 5 * c + 2 * dk * dv + 1
+    state = value_heads * dk * dv * w_state
+    flops = matmul = tokens = states_read = states_written = 0
+    for (cached, new), count in queries:
+        tokens += count * new
+        states_written += count
+        states_read += count if cached else 0
+        if new == 1:
+            flops += count * value_heads * step
+        else:
+            chunks = count * value_heads * -(-new // c)
+            matmul += chunks * chunk_matmul
+            flops += chunks * (chunk_matmul + chunk_other)
+    per_token_in = 2 * key_heads * dk + value_heads * dv + 2 * value_heads
+    return Cost(
+        flops=flops,
+        matmul_flops=matmul,
+        input_bytes=tokens * per_token_in * w_act + states_read * state,
+        output_bytes=tokens * value_heads * dv * w_act + states_written * state,
+    )
+
+
 # FLOPs of softmax per (query head, key) score: scale, running max, subtract, exp, accumulate.
 SOFTMAX_FLOPS_PER_SCORE = 5
 # Logit soft-capping per score: cap * tanh(score / cap): divide, tanh, multiply.

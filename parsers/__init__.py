@@ -31,6 +31,8 @@ from parsers.olmo2 import Olmo2ConfigParser
 from parsers.phi3 import Phi3ConfigParser
 from parsers.qwen2 import Qwen2ConfigParser
 from parsers.qwen3 import Qwen3ConfigParser
+from parsers.qwen3_5 import Qwen3_5ConfigParser
+from parsers.qwen3_5_moe import Qwen3_5MoeConfigParser
 from parsers.qwen3_moe import Qwen3MoeConfigParser
 
 PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
@@ -42,6 +44,12 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "qwen2": Qwen2ConfigParser,
     "qwen3": Qwen3ConfigParser,
     "qwen3_moe": Qwen3MoeConfigParser,
+    "qwen3_vl": Qwen3ConfigParser,  # alias: Qwen3-VL; its text_config is a Qwen3 decoder
+    "qwen3_vl_moe": Qwen3MoeConfigParser,  # alias: Qwen3-VL-MoE; text_config is Qwen3-MoE
+    "qwen3_5": Qwen3_5ConfigParser,
+    "qwen3_5_text": Qwen3_5ConfigParser,  # alias: a bare Qwen3.5 text-decoder config
+    "qwen3_5_moe": Qwen3_5MoeConfigParser,
+    "qwen3_5_moe_text": Qwen3_5MoeConfigParser,  # alias: a bare Qwen3.5-MoE text config
     "gemma": GemmaConfigParser,
     "gemma2": Gemma2ConfigParser,
     "gemma3_text": Gemma3ConfigParser,
@@ -113,6 +121,8 @@ __all__ = [
     "Qwen2ConfigParser",
     "Qwen3ConfigParser",
     "Qwen3MoeConfigParser",
+    "Qwen3_5ConfigParser",
+    "Qwen3_5MoeConfigParser",
     "select_parser",
     "supported_model_types",
 ]

@@ -4,6 +4,13 @@ wider than hidden_size).
 
 Ground truth: transformers `models/qwen3/modeling_qwen3.py` (q_norm / k_norm over head_dim, one
 gain each). Sliding windows as Qwen2 (`use_sliding_window`, `max_window_layers`).
+
+Also Qwen3-VL's text decoder (`model_type: qwen3_vl`, read from `text_config`): transformers
+`models/qwen3_vl/modeling_qwen3_vl.py` builds Qwen3's layers (same projections, q/k norms and
+MLP; no sliding window in its config). Its MRoPE rotates all of head_dim, its sections
+(`mrope_section`) taking their positions from the same text position: what RoPE costs. As for
+HF's Qwen3VLForConditionalGeneration, the top level's `tie_word_embeddings` (default false)
+decides the tying; the vision tower is not modelled.
 """
 
 from __future__ import annotations
@@ -25,14 +32,32 @@ class Qwen3Dims(DecoderDims):
     sliding: tuple[bool, ...]  # per layer: `layer_types`, default layers >= max_window_layers
 
 
+def text_reader(config: Mapping[str, Any], model_type: str) -> tuple[ConfigReader, ConfigReader]:
+    """(the text decoder's config, the top-level config): a multimodal config's `text_config`,
+    else the config itself."""
+    top = ConfigReader(config, model_type)
+    return (top.section("text_config") if "text_config" in config else top), top
+
+
+def qwen3_fields(
+    config: Mapping[str, Any], model_type: str, head_dim_default: int | None
+) -> tuple[ConfigReader, dict[str, Any]]:
+    """The reader of the text decoder and its `DecoderDims` fields; a multimodal config's
+    top-level `tie_word_embeddings` (default false) decides the tying, as in HF."""
+    r, top = text_reader(config, model_type)
+    fields = decoder_dims(r, head_dim_default=head_dim_default, fallback=top)
+    return r, {**fields, "tie_word_embeddings": top.flag("tie_word_embeddings", False)}
+
+
 class Qwen3ConfigParser(BaseModelConfigParser):
     model_type = "qwen3"
-    architectures = frozenset({"Qwen3ForCausalLM", "Qwen3Model"})
+    architectures = frozenset(
+        {"Qwen3ForCausalLM", "Qwen3Model", "Qwen3VLForConditionalGeneration", "Qwen3VLModel"}
+    )
     dims: Qwen3Dims
 
     def normalize_config(self, config: Mapping[str, Any]) -> Qwen3Dims:
-        r = ConfigReader(config, self.model_type)
-        fields = decoder_dims(r, head_dim_default=128)
+        r, fields = qwen3_fields(config, self.model_type, head_dim_default=128)
         window, sliding = qwen_sliding(r, fields["num_layers"])
         return Qwen3Dims(
             **fields,

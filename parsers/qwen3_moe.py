@@ -5,6 +5,10 @@ it is not in `mlp_only_layers` and (i + 1) is a multiple of `decoder_sparse_step
 routes each token to `num_experts_per_tok` of `num_experts` SwiGLU experts of width
 `moe_intermediate_size` (bias-free router, no shared expert); other layers are dense MLPs of
 `intermediate_size`. With `use_sliding_window`, every layer slides (`sliding_window`).
+
+Also Qwen3-VL-MoE's text decoder (`model_type: qwen3_vl_moe`, read from `text_config`):
+transformers `models/qwen3_vl_moe/modeling_qwen3_vl_moe.py` builds these layers (the same MoE
+rule, router and experts; q/k norms) with MRoPE (what RoPE costs; see parsers/qwen3.py).
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, decoder_dims
+from core.base_parser import BaseModelConfigParser
 from core.layers import Block, DenseMlp, Moe
-from core.model.config import ConfigReader, top_k_of
-from parsers.qwen3 import Qwen3Dims, qwen3_attention
+from core.model.config import top_k_of
+from parsers.qwen3 import Qwen3Dims, qwen3_attention, qwen3_fields
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,12 +33,18 @@ class Qwen3MoeDims(Qwen3Dims):
 
 class Qwen3MoeConfigParser(BaseModelConfigParser):
     model_type = "qwen3_moe"
-    architectures = frozenset({"Qwen3MoeForCausalLM", "Qwen3MoeModel"})
+    architectures = frozenset(
+        {
+            "Qwen3MoeForCausalLM",
+            "Qwen3MoeModel",
+            "Qwen3VLMoeForConditionalGeneration",
+            "Qwen3VLMoeModel",
+        }
+    )
     dims: Qwen3MoeDims
 
     def normalize_config(self, config: Mapping[str, Any]) -> Qwen3MoeDims:
-        r = ConfigReader(config, self.model_type)
-        fields = decoder_dims(r, head_dim_default=None)
+        r, fields = qwen3_fields(config, self.model_type, head_dim_default=None)
         layers = fields["num_layers"]
         experts = r.integer("num_experts", 128)
         step = r.integer("decoder_sparse_step", 1)

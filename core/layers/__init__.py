@@ -8,6 +8,7 @@ invariants all of them must hold (tests/unit/test_layers.py).
 from core.layers.attention import Attention, QKNorm, windowed
 from core.layers.blocks import Block, Branch, NormLayout, block_rows
 from core.layers.dsa import DsaIndexer
+from core.layers.gated_deltanet import GatedDeltaNet
 from core.layers.mamba2 import Mamba2
 from core.layers.mixer import Mixer
 from core.layers.mla import MlaAttention, MlaMode
@@ -21,6 +22,7 @@ MIXERS: dict[str, type] = {
     "attention": Attention,
     "mla": MlaAttention,  # with an optional DSA indexer (core/layers/dsa.py): DeepSeek-V3.2, GLM-5
     "mamba2": Mamba2,
+    "gated_deltanet": GatedDeltaNet,
     # channel mixers
     "mlp": DenseMlp,
     "moe": Moe,
@@ -35,6 +37,7 @@ __all__ = [
     "Branch",
     "DenseMlp",
     "DsaIndexer",
+    "GatedDeltaNet",
     "Mamba2",
     "Mixer",
     "MlaAttention",

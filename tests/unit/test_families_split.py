@@ -12,6 +12,8 @@ import pytest
 from conftest import ROOT
 
 from core.api import sweep
+from core.errors import UsageError
+from core.layers import MIXERS
 from core.hardware.roofline import on_hardware
 from core.hardware.specs import resolve_hardware
 from core.model.parallel import Parallelism
@@ -44,6 +46,25 @@ def _split_totals(report: Report) -> tuple[int, Fraction]:
     return flops, weights
 
 
+def _tp(parser) -> int:
+    """2 where the config's dims split over two ranks, else 1."""
+    try:
+        parser.check_split(Parallelism(2))
+    except UsageError:
+        return 1
+    return 2
+
+
+def _kinds(parser) -> set[str]:
+    classes = {type(mixer) for block in parser.distinct_blocks for mixer in block.mixers}
+    return {kind for kind, cls in MIXERS.items() if cls in classes}
+
+
+def test_every_layer_kind_is_split_by_some_family_config() -> None:
+    split = set().union(*(_kinds(p) for p in map(_parser, CONFIGS) if _tp(p) == 2))
+    assert split == set(MIXERS)
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.parent.name)
 def test_splits_time_and_grid(path: Path) -> None:
     parser = _parser(path)
@@ -51,7 +72,8 @@ def test_splits_time_and_grid(path: Path) -> None:
     h100 = resolve_hardware("H100-SXM5-80GB")
     assert on_hardware(single, h100).step_time_s > 0
     moe = any("Moe" in type(m).__name__ for b in parser.distinct_blocks for m in b.mixers)
-    for parallel in (Parallelism(2), Parallelism(pp=2), Parallelism(2, 2, 2 if moe else 1)):
+    tp = _tp(parser)
+    for parallel in (Parallelism(tp), Parallelism(pp=2), Parallelism(tp, 2, tp if moe else 1)):
         split = analyze(parser, BATCH, parallel)
         result = on_hardware(split, h100)
         assert result.step_time_s > 0 and len(result.stage_times_s) == parallel.pp

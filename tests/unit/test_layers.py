@@ -21,6 +21,7 @@ from core.layers import (
     Attention,
     DenseMlp,
     DsaIndexer,
+    GatedDeltaNet,
     Mamba2,
     MlaAttention,
     MlaMode,
@@ -65,6 +66,7 @@ EXAMPLES: dict[str, list[Mixer]] = {
             indexer=DsaIndexer(2, 8, 4, 16, 6),
         ),
     ],
+    "gated_deltanet": [GatedDeltaNet(4, 8, 4, 6, 4), GatedDeltaNet(4, 4, 8, 8, 3, chunk=4)],
     "mamba2": [Mamba2(8, 4, 6, 4, 4, 4), Mamba2(4, 8, 4, 2, 3, 5, bias=True)],
     "mlp": [DenseMlp(64, "silu"), DenseMlp(48, "relu2", gated=False)],
     "moe_dense": [

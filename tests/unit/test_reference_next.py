@@ -159,9 +159,12 @@ def test_decode_matmul_flops_within_one_percent(stem: str) -> None:
     report = _report(stem, 511, 1, mla=MlaMode.EXPANDED)
     ours: dict[str, int] = {}
     for row in report.rows:
-        # the reference counts linear-attention and state-space mixers under `other`
-        category = "other" if row.category is Category.MIXER else row.category.value
-        ours[category] = ours.get(category, 0) + row.cost.matmul_flops * row.blocks
+        # HF's reference counts linear-attention / state-space mixers under "other". (Its counter
+        # also sees Gated DeltaNet's depthwise conv there, as "convolution": 2 outputs per
+        # decode step in HF's fallback; we count the conv outside matmul FLOPs. 0.07% of
+        # Qwen3.5-27B's decode.)
+        key = "other" if row.category is Category.MIXER else row.category.value
+        ours[key] = ours.get(key, 0) + row.cost.matmul_flops * row.blocks
     skipped = FLOPS_NOT_COMPARED.get(stem, {})
     compared = {k: v for k, v in ref["by_category"].items() if k not in skipped}
     assert sum(ours.get(k, 0) for k in compared) == pytest.approx(sum(compared.values()), rel=0.01)

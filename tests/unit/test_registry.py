@@ -17,6 +17,10 @@ ALIASES = {
     "gemma4_text": "gemma4",  # a bare Gemma 4 text-decoder config
     "kimi_k2": "deepseek_v3",  # Kimi-K2's remote-code type, DeepSeek-V3's architecture
     "kimi_k25": "deepseek_v3",  # Kimi-K2.5: its text_config is a Kimi-K2 decoder
+    "qwen3_vl": "qwen3",  # Qwen3-VL: its text_config is a Qwen3 decoder (MRoPE costs as RoPE)
+    "qwen3_vl_moe": "qwen3_moe",  # Qwen3-VL-MoE: its text_config is a Qwen3-MoE decoder
+    "qwen3_5_text": "qwen3_5",  # a bare Qwen3.5 text-decoder config (Qwen3_5ForCausalLM)
+    "qwen3_5_moe_text": "qwen3_5_moe",  # a bare Qwen3.5-MoE text-decoder config
 }
 
 
