@@ -13,6 +13,7 @@ from typing import Any
 from core.base_parser import BaseModelConfigParser
 from core.errors import ConfigError, UnsupportedModelError
 from parsers.deepseek import DeepseekV2ConfigParser, DeepseekV3ConfigParser
+from parsers.deepseek_v4 import DeepseekV4ConfigParser
 from parsers.gemma import GemmaConfigParser
 from parsers.gemma2 import Gemma2ConfigParser
 from parsers.gemma3 import Gemma3ConfigParser
@@ -45,6 +46,7 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "deepseek_v2": DeepseekV2ConfigParser,
     "deepseek_v3": DeepseekV3ConfigParser,
     "kimi_k2": DeepseekV3ConfigParser,  # alias: Kimi-K2's remote-code type, DeepSeek-V3's model
+    "deepseek_v4": DeepseekV4ConfigParser,
     "gpt_oss": GptOssConfigParser,
 }
 
@@ -80,6 +82,7 @@ __all__ = [
     "PARSER_REGISTRY",
     "DeepseekV2ConfigParser",
     "DeepseekV3ConfigParser",
+    "DeepseekV4ConfigParser",
     "Gemma2ConfigParser",
     "Gemma3ConfigParser",
     "GemmaConfigParser",

@@ -7,6 +7,8 @@ invariants all of them must hold (tests/unit/test_layers.py).
 
 from core.layers.attention import Attention, QKNorm, windowed
 from core.layers.blocks import Block, Branch, NormLayout, block_rows
+from core.layers.compressed import CompressedAttention, Compressor, Indexer
+from core.layers.hyper import HyperConnection
 from core.layers.mixer import Mixer
 from core.layers.mla import MlaAttention, MlaMode
 from core.layers.mlp import DenseMlp
@@ -16,6 +18,7 @@ MIXERS: dict[str, type] = {
     # token mixers
     "attention": Attention,
     "mla": MlaAttention,
+    "compressed_attention": CompressedAttention,  # DeepSeek-V4: window + CSA / HCA compressors
     # channel mixers
     "mlp": DenseMlp,
     "moe": Moe,
@@ -26,7 +29,11 @@ __all__ = [
     "Attention",
     "Block",
     "Branch",
+    "CompressedAttention",
+    "Compressor",
     "DenseMlp",
+    "HyperConnection",
+    "Indexer",
     "Mixer",
     "MlaAttention",
     "MlaMode",

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from core import ops
-from core.model.masks import AttentionPattern
+from core.model.formats import DataFormat
+from core.model.masks import KeyPattern
 from core.model.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
 from core.model.precision import VECTOR_PEAK, Precision
 from core.model.rows import Category, OpKind, Row
@@ -32,7 +33,7 @@ class Attending:
     kv_heads: int
     qk_dim: int
     v_dim: int
-    pattern: AttentionPattern
+    pattern: KeyPattern
     softcap: bool = False  # logit soft-capping on every score (Gemma 2)
     sink: bool = False  # one learned sink logit per head (gpt-oss)
     cached: bool = True  # K and V come from the cache (False: recomputed activations)
@@ -70,12 +71,17 @@ class OpBuilder:
         experts: tuple[int, float] | None = None,
         groups: int = 1,
         replicated: bool = False,
+        fmt: DataFormat | None = None,
     ) -> Row:
         """A linear layer (k -> n) over `tokens` rows. `groups` independent weight matrices of
         k x n applied to the same tokens form one batched GEMM (MLA's per-head absorption). With
         `experts` = (held, expected read), the weights are per expert: `held` copies are stored
-        and `expected read` of them are read, rounded to whole bytes."""
-        fmt, bias_fmt = self.precision.weight_for(category), self.precision.weight
+        and `expected read` of them are read, rounded to whole bytes. `fmt` fixes the weight's
+        format whatever the quantization (weights a checkpoint keeps out of it, HF's
+        `_keep_in_fp32_modules`); the GEMM then runs at that format's peak."""
+        peak = self.precision.gemm_peak(category) if fmt is None else fmt.peak
+        fmt = self.precision.weight_for(category) if fmt is None else fmt
+        bias_fmt = self.precision.weight
         cost = ops.gemm(
             tokens,
             k,
@@ -96,7 +102,7 @@ class OpBuilder:
             name,
             cost,
             OpKind.GEMM,
-            self.precision.gemm_peak(category),
+            peak,
             params,
             param_bytes,
             category,
@@ -270,6 +276,27 @@ class OpBuilder:
             sinks,
             sinks * weights.bytes,
             Category.ATTN_CORE,
+        )
+
+    def set_op_indexer_req(
+        self, name: str, queries: QueryShapes, *, heads: int, dim: int, ratio: int
+    ) -> Row:
+        """A lightning indexer scoring each new token against every (compressed) key before it:
+        a kernel over the cache, like attention (core/ops.py `lightning_indexer`)."""
+        cost = ops.lightning_indexer(
+            queries,
+            ratio=ratio,
+            heads=heads,
+            dim=dim,
+            w_act=self.act_bytes,
+            w_kv=self.precision.kv_cache.bytes,
+        )
+        return Row(
+            name,
+            cost,
+            OpKind.ATTENTION,
+            self.precision.activation.peak,
+            category=Category.ATTN_CORE,
         )
 
     # --- communication ------------------------------------------------------------------------
