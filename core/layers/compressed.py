@@ -235,7 +235,12 @@ class CompressedAttention:
                 replicated=True,
             ),
             ops.set_op_indexer_req(
-                "Attn - Index_Score", queries.groups, heads=i.heads, dim=i.head_dim, ratio=ratio
+                "Attn - Index_Score",
+                queries.groups,
+                heads=i.heads,
+                dim=i.head_dim,
+                ratio=ratio,
+                replicated=True,
             ),
         ]
 

@@ -279,10 +279,18 @@ class OpBuilder:
         )
 
     def set_op_indexer_req(
-        self, name: str, queries: QueryShapes, *, heads: int, dim: int, ratio: int
+        self,
+        name: str,
+        queries: QueryShapes,
+        *,
+        heads: int,
+        dim: int,
+        ratio: int,
+        replicated: bool = False,
     ) -> Row:
-        """A lightning indexer scoring each new token against every (compressed) key before it:
-        a kernel over the cache, like attention (core/ops.py `lightning_indexer`)."""
+        """A lightning indexer of `heads` heads on this device scoring each new token against
+        every (compressed) key before it: a kernel over the cache, like attention (core/ops.py
+        `lightning_indexer`)."""
         cost = ops.lightning_indexer(
             queries,
             ratio=ratio,
@@ -297,6 +305,7 @@ class OpBuilder:
             OpKind.ATTENTION,
             self.precision.activation.peak,
             category=Category.ATTN_CORE,
+            replicated=replicated,
         )
 
     # --- communication ------------------------------------------------------------------------
