@@ -22,9 +22,10 @@ overlapping), projects the q_a output to `index_n_heads` query heads (q_b), weig
 from h (weights_proj), and scores every compressed key (core/ops.py `lightning_indexer`).
 
 Rows: Q_A_Proj, Q_A_Norm, Q_B_Proj, Q_B_Norm, KV_Proj, KV_Norm, Q_RoPE, KV_RoPE; per compressor
-(tag CSA or HCA) <tag>_KV_Gate_Proj, <tag>_Pool (pooling and the entries' RoPE), <tag>_Norm; per
-indexer Index_Proj (kv, gate and head weights), Index_Pool, Index_Norm, Index_Q_Proj,
-Index_RoPE, Index_Score; SDPA, O_RoPE, O_A_Proj, O_B_Proj, and the all-reduce under TP.
+(tag CSA or HCA) <tag>_KV_Gate_Proj, <tag>_Pool (pooling and the entries' RoPE: a scan over the
+query's buffered tokens), <tag>_Norm; per indexer Index_Proj (kv, gate and head weights),
+Index_Pool, Index_Norm, Index_Q_Proj, Index_RoPE, Index_Score; SDPA, O_RoPE, O_A_Proj,
+O_B_Proj, and the all-reduce under TP.
 NB: the compressor and indexer projections (except the indexer's q_b) stay in the config dtype in
     quantized checkpoints (HF keeps them out of fp8: `_keep_in_fp32_modules`); the position
     biases are float32 (counted so). The compressor's work runs for the windows that close in
@@ -248,13 +249,14 @@ class CompressedAttention:
         self, ops: OpBuilder, tag: str, windows: int, slots: int, width: int
     ) -> list[Row]:
         """Pool `windows` entries of `width` from `slots` tokens each (the position bias, slots x
-        width, is its parameter), then their RMSNorm; the entries' RoPE rides on the pool row."""
+        width, is its parameter), then their RMSNorm; the entries' RoPE rides on the pool row, a
+        kernel of its own over the query's buffered tokens (a scan: never fused away)."""
         bias = slots * width
         pool = formulas.compress_pool(
             windows, slots, width, w_act=ops.act_bytes, w_bias=FLOAT32_BYTES
         ) + formulas.rope(windows, 1, self.rope_dim, w=ops.act_bytes)
         return [
-            ops.set_op_elementwise_req(
+            ops.set_op_scan_req(
                 f"Attn - {tag}_Pool",
                 pool,
                 Category.ATTN_CORE,

@@ -142,10 +142,11 @@ class OpBuilder:
         *,
         params: int = 0,
         param_bytes: Number = 0,
+        replicated: bool = False,
     ) -> Row:
         """A kernel along the sequence that reads and writes a per-query state (a short
-        convolution, a linear-attention or state-space recurrence), at the activation format's
-        peak; it is its own kernel, so its memory traffic always counts."""
+        convolution, a linear-attention or state-space recurrence, a KV compressor), at the
+        activation format's peak; it is its own kernel, so its memory traffic always counts."""
         return Row(
             name,
             cost,
@@ -154,6 +155,7 @@ class OpBuilder:
             params,
             param_bytes,
             category,
+            replicated=replicated,
         )
 
     def set_op_rope_req(self, name: str, tokens: int, heads: int, rot_dim: int) -> Row:
