@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from core.errors import ConfigError
-from core.model.masks import AttentionPattern
+from core.model.masks import AttentionPattern, KeyPattern, compressed_entries_before
 
 Number = int | Fraction
 """An exact count. FLOPs are always ints; bytes are ints, or Fractions under sub-byte formats."""
@@ -31,6 +31,8 @@ Number = int | Fraction
 #     gpt_oss_swiglu (GptOssExperts._apply_gate, applied to the gate and up halves): clamp gate (1),
 #     clamp up (2), gate * alpha (1), sigmoid (4), gate * sigmoid (1), up + 1 (1) = 10; the
 #     multiply of the two halves is ActMul's + 1.
+#     silu_clamped (DeepSeek-V4's experts and shared expert with `swiglu_limit`): clamp gate from
+#     above (1), clamp up on both sides (2), silu (4) = 7; the multiply is ActMul's + 1.
 ACT_FLOPS: dict[str, int] = {
     "silu": 4,
     "swish": 4,
@@ -43,6 +45,7 @@ ACT_FLOPS: dict[str, int] = {
     "relu": 1,
     "relu2": 2,
     "gpt_oss_swiglu": 10,
+    "silu_clamped": 7,
 }
 
 
@@ -386,7 +389,7 @@ SOFTCAP_FLOPS_PER_SCORE = 3
 
 def sdpa(
     queries: Iterable[tuple[tuple[int, int], int]],
-    pattern: AttentionPattern,
+    pattern: KeyPattern,
     *,
     heads: int,
     kv_heads: int,
@@ -471,6 +474,128 @@ def index_scores(
         matmul_flops=matmul,
         input_bytes=tokens * heads * (head_dim + 1) * w_act + keys * head_dim * w_key,
         output_bytes=indices * INDEX_BYTES,
+    )
+
+
+def lightning_indexer(
+    queries: Iterable[tuple[tuple[int, int], int]],
+    *,
+    ratio: int,
+    heads: int,
+    dim: int,
+    w_act: Number,
+    w_kv: Number,
+) -> Cost:
+    """A lightning indexer's scores (DeepSeek-V4's CSA over its compressed keys; ratio 1 is
+    DeepSeek-V3.2's DSA over every token): each new token at position p scores each of the
+    floor((p + 1) / ratio) keys before it, sum_h w_h * relu(q_h . k) * scale, and keeps the top k.
+
+    NB: q_h . k is 2*dim FLOPs per (head, token, key), a matmul (HF's scorer bmm); relu, scale,
+        head weight and the sum over heads 4 more per (head, token, key). The top-k selection
+        (comparisons) is not counted. Every key is scored, whatever top-k keeps: this is the part
+        of sparse attention that grows with the context. Reads q and the head weights
+        (T*heads*(dim + 1)) at the activation width and each distinct key once
+        (floor((c+n)/ratio) per query, dim values at the KV width); writes one score per
+        (token, key) at the activation width.
+    """
+    scores = keys = tokens = 0
+    for (cached, new), count in queries:
+        end = cached + new
+        scores += count * (
+            compressed_entries_before(end, ratio) - compressed_entries_before(cached, ratio)
+        )
+        keys += count * (end // ratio)
+        tokens += count * new
+    matmul = 2 * heads * dim * scores
+    return Cost(
+        flops=matmul + 4 * heads * scores,
+        matmul_flops=matmul,
+        input_bytes=tokens * heads * (dim + 1) * w_act + keys * dim * w_kv,
+        output_bytes=scores * w_act,
+    )
+
+
+def compress_pool(windows: int, slots: int, width: int, *, w_act: Number, w_bias: Number) -> Cost:
+    """DeepSeek-V4's compressor closing `windows` windows: each of the `width` channels of an
+    entry is sum_s softmax_s(gate_s + position_bias_s) * kv_s over the window's `slots` source
+    tokens (r, or 2r when consecutive windows overlap as in CSA).
+
+    NB: 7 FLOPs per (window, slot, channel): the bias add, softmax's running max, subtract, exp
+        and accumulate (4), the multiply-add into the sum (2); + 1 divide per output element.
+        Reads the kv and gate of every slot (2*slots*width per window) at the activation width;
+        the position bias (slots*width, float32 in HF) is a weight, read once; writes `width`
+        per window.
+    """
+    return Cost(
+        flops=windows * (7 * slots * width + width),
+        weight_bytes=slots * width * w_bias,
+        input_bytes=windows * 2 * slots * width * w_act,
+        output_bytes=windows * width * w_act,
+    )
+
+
+def hyper_weights(tokens: int, streams: int, iters: int, *, w: Number) -> Cost:
+    """The mixing weights of manifold-constrained hyper-connections (mHC, DeepSeek-V4's
+    `DeepseekV4HyperConnection`) from each token's (2 + n) * n projected logits x, n = `streams`:
+    pre = sigmoid(a*x + b) + eps (n), post = 2*sigmoid(a*x + b) (n), comb = softmax(a*x + b) +
+    eps (n x n, by rows), made doubly stochastic by Sinkhorn-Knopp: one column normalisation,
+    then `iters` - 1 (row, column) pairs.
+
+    NB: scale and bias 2 FLOPs per logit; sigmoid 4 + 1 (eps, or the doubling) per pre and post
+        weight; softmax 5 per comb entry (max, subtract, exp, sum, divide) + 1 eps; each
+        normalisation of the n x n matrix n*n adds, n eps adds and n*n divides. Reads the
+        logits and writes the weights at `w` (HF keeps them in float32).
+    """
+    n, logits = streams, (2 + streams) * streams
+    per_token = 2 * logits + 10 * n + 6 * n * n + (2 * iters - 1) * (2 * n * n + n)
+    return Cost(
+        flops=tokens * per_token, input_bytes=tokens * logits * w, output_bytes=tokens * logits * w
+    )
+
+
+def hyper_head_weights(tokens: int, streams: int, *, w: Number) -> Cost:
+    """The final collapse weights of mHC (`DeepseekV4HyperHead`): pre = sigmoid(a*x + b) + eps
+    over n = `streams` logits per token.
+
+    NB: scale, bias, sigmoid (4) and eps = 7 FLOPs per weight; reads the logits, writes the
+        weights at `w`.
+    """
+    return Cost(
+        flops=7 * tokens * streams,
+        input_bytes=tokens * streams * w,
+        output_bytes=tokens * streams * w,
+    )
+
+
+def hyper_collapse(tokens: int, streams: int, width: int, *, w: Number) -> Cost:
+    """The input of a branch under mHC: the n = `streams` residual streams of `width` summed with
+    their `pre` weights.
+
+    NB: n multiplies and n - 1 adds per output element. Reads the streams and the n weights,
+        writes one stream.
+    """
+    return Cost(
+        flops=tokens * width * (2 * streams - 1),
+        input_bytes=tokens * (streams * width + streams) * w,
+        output_bytes=tokens * width * w,
+    )
+
+
+def hyper_expand(tokens: int, streams: int, width: int, *, w: Number) -> Cost:
+    """The residual update of mHC after a branch (it replaces the residual add): new streams =
+    post (x) branch output + comb^T @ streams, n = `streams`.
+
+    NB: comb^T @ streams is a matmul of 2*n*n*width FLOPs per token (HF's bmm); post (x) output
+        is n*width multiplies and the add n*width more. Reads the streams, the branch output and
+        the n + n*n weights; writes the n streams.
+    """
+    n = streams
+    matmul = tokens * 2 * n * n * width
+    return Cost(
+        flops=matmul + tokens * 2 * n * width,
+        matmul_flops=matmul,
+        input_bytes=tokens * (n * width + width + n + n * n) * w,
+        output_bytes=tokens * n * width * w,
     )
 
 

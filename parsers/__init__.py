@@ -13,6 +13,7 @@ from typing import Any
 from core.base_parser import BaseModelConfigParser
 from core.errors import ConfigError, UnsupportedModelError
 from parsers.deepseek import DeepseekV2ConfigParser, DeepseekV3ConfigParser
+from parsers.deepseek_v4 import DeepseekV4ConfigParser
 from parsers.deepseek_v32 import DeepseekV32ConfigParser
 from parsers.gemma import GemmaConfigParser
 from parsers.gemma2 import Gemma2ConfigParser
@@ -64,6 +65,7 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "kimi_k25": DeepseekV3ConfigParser,  # alias: Kimi-K2.5; its text_config is a Kimi-K2 decoder
     "deepseek_v32": DeepseekV32ConfigParser,
     "glm_moe_dsa": GlmMoeDsaConfigParser,
+    "deepseek_v4": DeepseekV4ConfigParser,
     "gpt_oss": GptOssConfigParser,
     "minimax_m2": MiniMaxM2ConfigParser,
     "mimo_v2_flash": MiMoV2FlashConfigParser,
@@ -102,6 +104,7 @@ __all__ = [
     "PARSER_REGISTRY",
     "DeepseekV2ConfigParser",
     "DeepseekV3ConfigParser",
+    "DeepseekV4ConfigParser",
     "DeepseekV32ConfigParser",
     "Gemma2ConfigParser",
     "Gemma3ConfigParser",

@@ -7,8 +7,10 @@ invariants all of them must hold (tests/unit/test_layers.py).
 
 from core.layers.attention import Attention, QKNorm, windowed
 from core.layers.blocks import Block, Branch, NormLayout, block_rows
+from core.layers.compressed import CompressedAttention, Compressor, Indexer
 from core.layers.dsa import DsaIndexer
 from core.layers.gated_deltanet import GatedDeltaNet
+from core.layers.hyper import HyperConnection
 from core.layers.mamba2 import Mamba2
 from core.layers.mixer import Mixer
 from core.layers.mla import MlaAttention, MlaMode
@@ -23,6 +25,7 @@ MIXERS: dict[str, type] = {
     "mla": MlaAttention,  # with an optional DSA indexer (core/layers/dsa.py): DeepSeek-V3.2, GLM-5
     "mamba2": Mamba2,
     "gated_deltanet": GatedDeltaNet,
+    "compressed_attention": CompressedAttention,  # DeepSeek-V4: window + CSA / HCA compressors
     # channel mixers
     "mlp": DenseMlp,
     "moe": Moe,
@@ -35,9 +38,13 @@ __all__ = [
     "Attention",
     "Block",
     "Branch",
+    "CompressedAttention",
+    "Compressor",
     "DenseMlp",
     "DsaIndexer",
     "GatedDeltaNet",
+    "HyperConnection",
+    "Indexer",
     "Mamba2",
     "Mixer",
     "MlaAttention",

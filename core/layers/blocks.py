@@ -2,7 +2,9 @@
 
 Llama's block is two branches, [attention, MLP]; a Nemotron-H block is one, [Mamba-2] or [MoE]
 or [attention]. Each branch normalises its input (or its output, or both: `NormLayout`), runs its
-mixer and adds the result back to the residual stream. Layers that are alike are equal values,
+mixer and adds the result back to the residual stream; under hyper-connections (DeepSeek-V4,
+core/layers/hyper.py) the residual is several streams, collapsed into the branch's input before
+it and updated with its output after it instead of the add. Layers that are alike are equal values,
 so the analysis builds rows once per distinct kind of block and weights them by how many layers
 are of that kind.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from core.layers.hyper import HyperConnection
 from core.layers.mixer import Mixer
 from core.model.builder import OpBuilder
 from core.model.parallel import Parallelism
@@ -30,10 +33,12 @@ class NormLayout(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Branch:
-    """One residual branch: `mixer` between its norms, then the residual add."""
+    """One residual branch: `mixer` between its norms, then the residual add (or, with `hyper`,
+    the hyper-connection's collapse before it and its update after it)."""
 
     mixer: Mixer
     layout: NormLayout = NormLayout.PRE
+    hyper: HyperConnection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +48,15 @@ class Block:
     branches: tuple[Branch, ...]
 
     @classmethod
-    def decoder(cls, token: Mixer, channel: Mixer, layout: NormLayout = NormLayout.PRE) -> Block:
+    def decoder(
+        cls,
+        token: Mixer,
+        channel: Mixer,
+        layout: NormLayout = NormLayout.PRE,
+        hyper: HyperConnection | None = None,
+    ) -> Block:
         """The usual layer: a token mixer (attention), then a channel mixer (MLP or MoE)."""
-        return cls((Branch(token, layout), Branch(channel, layout)))
+        return cls((Branch(token, layout, hyper), Branch(channel, layout, hyper)))
 
     @classmethod
     def single(cls, mixer: Mixer, layout: NormLayout = NormLayout.PRE) -> Block:
@@ -69,6 +80,8 @@ def block_rows(ops: OpBuilder, block: Block, queries: QueryConfig) -> list[Row]:
     rows: list[Row] = []
     for branch in block.branches:
         label = branch.mixer.label
+        if branch.hyper is not None:
+            rows += branch.hyper.pre_rows(ops, tokens, label)
         if branch.layout is not NormLayout.POST:
             rows.append(
                 ops.set_op_rmsnorm_req(f"{label} - RMSNorm", tokens, hidden, replicated=True)
@@ -78,5 +91,8 @@ def block_rows(ops: OpBuilder, block: Block, queries: QueryConfig) -> list[Row]:
             rows.append(
                 ops.set_op_rmsnorm_req(f"{label} - Post_RMSNorm", tokens, hidden, replicated=True)
             )
-        rows.append(ops.set_op_sum_req(f"{label} - ResidualAdd", tokens, hidden))
+        if branch.hyper is not None:
+            rows += branch.hyper.post_rows(ops, tokens, label)
+        else:
+            rows.append(ops.set_op_sum_req(f"{label} - ResidualAdd", tokens, hidden))
     return rows

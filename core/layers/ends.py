@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from core import ops as formulas
+from core.layers.hyper import HyperConnection
 from core.layers.per_layer_inputs import PerLayerEmbedding
 from core.model.builder import OpBuilder
 from core.model.parallel import Comm, CommKind
@@ -19,7 +20,8 @@ from core.ops import Number
 @dataclass(frozen=True, slots=True)
 class StoragePart:
     """Bytes one device holds for one purpose. `growth` is set for the state a query keeps
-    (core/model/state.py: "per_token", "window", "per_ratio", "fixed"); None for weights."""
+    (core/model/state.py: "per_token", "window", "per_ratio", "remainder", "fixed"); None for
+    weights."""
 
     name: str
     bytes: Number
@@ -34,6 +36,7 @@ class ModelEnds:
     embedding_scale: bool = False  # embeddings x sqrt(h) (Gemma)
     final_softcap: bool = False  # cap * tanh(logit / cap) (Gemma 2)
     per_layer: PerLayerEmbedding | None = None  # per-layer input embeddings (Gemma 4's PLE)
+    hyper: HyperConnection | None = None  # its HyperHead collapses the streams (DeepSeek-V4)
 
     def vocab_shard(self, tp: int) -> int:
         """Vocabulary rows per tensor-parallel rank (padded up, as engines do)."""
@@ -69,7 +72,7 @@ class ModelEnds:
         """Final norm over every new token, then logits for the last token of each query (what
         generation samples from): M = number of queries, K = h, N = V (its 1/TP column shard,
         gathered afterwards). A tied head holds no parameters of its own but still reads the
-        V x h matrix."""
+        V x h matrix. Under hyper-connections the streams are collapsed first."""
         h, v = self.hidden_size, self.vocab_shard(ops.tp)
         queries_n = queries.num_queries
         norm = ops.set_op_rmsnorm_req(
@@ -80,7 +83,8 @@ class ModelEnds:
             head = replace(head, cost=head.cost + formulas.logit_softcap(queries_n * v))
         if self.tied:
             head = replace(head, params=0, param_bytes=0)
-        rows = [norm.once(), head.once()]
+        hyper = [] if self.hyper is None else self.hyper.head_rows(ops, queries.total_input_tokens)
+        rows = [*(row.once() for row in hyper), norm.once(), head.once()]
         if ops.tp > 1:
             logits = queries_n * self.vocab_size * ops.act_bytes
             comm = Comm(CommKind.ALL_GATHER, logits, ops.tp)
@@ -112,4 +116,6 @@ class ModelEnds:
         ]
         if self.per_layer and first:
             held.append(StoragePart("Per-layer embedding", self.per_layer.weight_bytes(ops)))
+        if self.hyper is not None and last:
+            held.append(StoragePart("Hyper head", self.hyper.head_param_bytes(h)))
         return held

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from core import ops
 from core.model.formats import DataFormat
-from core.model.masks import AttentionPattern
+from core.model.masks import KeyPattern
 from core.model.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
 from core.model.precision import VECTOR_PEAK, Precision
 from core.model.rows import Category, OpKind, Row
@@ -33,7 +33,7 @@ class Attending:
     kv_heads: int
     qk_dim: int
     v_dim: int
-    pattern: AttentionPattern
+    pattern: KeyPattern
     softcap: bool = False  # logit soft-capping on every score (Gemma 2)
     sink: bool = False  # one learned sink logit per head (gpt-oss)
     cached: bool = True  # K and V come from the cache (False: recomputed activations)
@@ -142,10 +142,11 @@ class OpBuilder:
         *,
         params: int = 0,
         param_bytes: Number = 0,
+        replicated: bool = False,
     ) -> Row:
         """A kernel along the sequence that reads and writes a per-query state (a short
-        convolution, a linear-attention or state-space recurrence), at the activation format's
-        peak; it is its own kernel, so its memory traffic always counts."""
+        convolution, a linear-attention or state-space recurrence, a KV compressor), at the
+        activation format's peak; it is its own kernel, so its memory traffic always counts."""
         return Row(
             name,
             cost,
@@ -154,6 +155,7 @@ class OpBuilder:
             params,
             param_bytes,
             category,
+            replicated=replicated,
         )
 
     def set_op_rope_req(
@@ -321,6 +323,36 @@ class OpBuilder:
             self.precision.activation.peak,
             category=Category.ATTN_CORE,
             replicated=True,
+        )
+
+    def set_op_indexer_req(
+        self,
+        name: str,
+        queries: QueryShapes,
+        *,
+        heads: int,
+        dim: int,
+        ratio: int,
+        replicated: bool = False,
+    ) -> Row:
+        """A lightning indexer of `heads` heads on this device scoring each new token against
+        every (compressed) key before it: a kernel over the cache, like attention (core/ops.py
+        `lightning_indexer`)."""
+        cost = ops.lightning_indexer(
+            queries,
+            ratio=ratio,
+            heads=heads,
+            dim=dim,
+            w_act=self.act_bytes,
+            w_kv=self.precision.kv_cache.bytes,
+        )
+        return Row(
+            name,
+            cost,
+            OpKind.ATTENTION,
+            self.precision.activation.peak,
+            category=Category.ATTN_CORE,
+            replicated=replicated,
         )
 
     # --- communication ------------------------------------------------------------------------

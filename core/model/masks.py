@@ -7,6 +7,8 @@ position p attends causally to keys at positions <= p, further limited by the la
 - sliding: the last W positions, keys p-W+1 .. p         (min(p + 1, W) keys)
 - chunked: keys of p's own chunk of C tokens, C*floor(p/C) .. p   ((p mod C) + 1 keys)
 - top-k:   K keys of 0 .. p chosen by a selector (DeepSeek's DSA indexer)   (min(p + 1, K) keys)
+- compressed (`CompressedKeys`, DeepSeek-V4): a sliding window, plus the entries a compressor
+  made of every r tokens before p + 1 (floor((p + 1) / r)), all of them or the K an indexer picks
 
 NB: what the cache holds follows HuggingFace's cache layers: a full layer keeps every token; sliding
     and chunked layers keep the last W-1 (C-1) tokens, enough for the next token's window together
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 
 class MaskKind(Enum):
@@ -94,3 +97,63 @@ class AttentionPattern:
 
 
 FULL_ATTENTION = AttentionPattern()
+
+
+class KeyPattern(Protocol):
+    """What the attention formula (core/ops.py `sdpa`) needs of a mask."""
+
+    @property
+    def label(self) -> str: ...
+
+    def pairs(self, cached: int, new: int) -> int: ...
+
+    def keys_read(self, cached: int, new: int) -> int: ...
+
+
+def compressed_entries_before(x: int, ratio: int, cap: int | None = None) -> int:
+    """Sum over positions p = 0 .. x-1 of min(cap, floor((p + 1) / ratio)): the compressed entries
+    the first x tokens see (a token sees the windows of `ratio` tokens closed up to and including
+    itself), at most `cap` each. Closed form: with x = a*r + b (0 <= b < r), the uncapped sum is
+    r * a(a-1)/2 + a(b+1); past x = cap*r - 1 every token sees exactly `cap`."""
+    if cap is not None and x >= cap * ratio:
+        return compressed_entries_before(cap * ratio - 1, ratio) + cap * (x - cap * ratio + 1)
+    a, b = divmod(x, ratio)
+    return ratio * a * (a - 1) // 2 + a * (b + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class CompressedKeys:
+    """DeepSeek-V4's compressed attention (CSA / HCA): each token attends to its sliding window of
+    `window` keys plus compressed entries, one per `ratio` tokens closed at or before it; all of
+    them (HCA), or the `top_k` an indexer selects (CSA).
+
+    NB: HF's eager code scores every compressed entry and masks the unselected ones; a sparse kernel
+        (and this count) attends to min(top_k, entries) of them. They agree while the context is
+        at most top_k * ratio tokens (2048 for DeepSeek-V4-Flash)."""
+
+    window: int
+    ratio: int
+    top_k: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.ratio < 1 or (self.top_k is not None and self.top_k < 1):
+            raise ValueError(f"compressed attention needs positive sizes, got {self}")
+
+    @property
+    def label(self) -> str:
+        top = "" if self.top_k is None else f" top {self.top_k}"
+        return f"window {self.window} + 1/{self.ratio}{top}"
+
+    def pairs(self, cached: int, new: int) -> int:
+        """Window pairs plus, per new token at p, min(top_k, floor((p + 1) / ratio)) entries."""
+        window = AttentionPattern.sliding(self.window).pairs(cached, new)
+        end = cached + new
+        entries = compressed_entries_before(end, self.ratio, self.top_k)
+        return window + entries - compressed_entries_before(cached, self.ratio, self.top_k)
+
+    def keys_read(self, cached: int, new: int) -> int:
+        """The window's keys plus the compressed entries read: every entry there is once the step
+        ends (HCA), at most top_k per new token (CSA: the same bound as a top-k layer)."""
+        window = AttentionPattern.sliding(self.window).keys_read(cached, new)
+        entries = (cached + new) // self.ratio
+        return window + (entries if self.top_k is None else min(entries, new * self.top_k))

@@ -53,7 +53,13 @@ _BLOCK_STORAGE_PARTS: dict[str, tuple[Category, ...]] = {
 
 _FLOAT32 = lookup_format("float32")
 # A state kind held by several layers grows as its fastest-growing layer does.
-_GROWTH_ORDER = (Growth.PER_TOKEN, Growth.PER_RATIO, Growth.WINDOW, Growth.FIXED)
+_GROWTH_ORDER = (
+    Growth.PER_TOKEN,
+    Growth.PER_RATIO,
+    Growth.WINDOW,
+    Growth.REMAINDER,
+    Growth.FIXED,
+)
 
 
 def total_cost(rows: Sequence[Row]) -> Cost:

@@ -10,6 +10,8 @@ Growth rules (units held once the context is L tokens; each unit is `values` num
 - WINDOW:     min(L, W - 1)       (sliding or chunked layers: HF's DynamicSlidingWindowLayer keeps
                                    the last W - 1 tokens, enough with the next token's own key)
 - PER_RATIO:  floor(L / r)        (compressed KV: one entry per r tokens)
+- REMAINDER:  L mod r             (tokens a compressor holds until its window of r closes:
+                                   HF's DeepSeek-V4 `buffer_kv` / `buffer_gate`)
 - FIXED:      1                   (recurrent and convolution states: the same at 1k and 1M tokens)
 """
 
@@ -23,6 +25,7 @@ class Growth(Enum):
     PER_TOKEN = "per_token"
     WINDOW = "window"
     PER_RATIO = "per_ratio"
+    REMAINDER = "remainder"
     FIXED = "fixed"
 
 
@@ -41,11 +44,11 @@ class State:
     kind: str  # what it is, as the storage breakdown names it: "KV cache", "Recurrent state", ...
     values: int  # numbers per unit held
     growth: Growth = Growth.PER_TOKEN
-    size: int = 0  # W for WINDOW, r for PER_RATIO
+    size: int = 0  # W for WINDOW, r for PER_RATIO and REMAINDER
     fmt: StateFormat = StateFormat.KV
 
     def __post_init__(self) -> None:
-        if self.growth in (Growth.WINDOW, Growth.PER_RATIO) and self.size < 1:
+        if self.growth in (Growth.WINDOW, Growth.PER_RATIO, Growth.REMAINDER) and self.size < 1:
             raise ValueError(f"{self.growth.value} state needs a positive size, got {self.size}")
 
     def units(self, length: int) -> int:
@@ -56,6 +59,8 @@ class State:
             return min(length, self.size - 1)
         if self.growth is Growth.PER_RATIO:
             return length // self.size
+        if self.growth is Growth.REMAINDER:
+            return length % self.size
         return 1
 
     @property

@@ -79,7 +79,11 @@ def storage_line(report: Report, stage: Stage | None = None) -> str:
     return f"Minimum Storage Requirement{who}: {text} = {format_bytes(stage.storage_bytes)}"
 
 
-_STOPS_GROWING = {"window": ", bounded by its window", "fixed": ", fixed size"}
+_STOPS_GROWING = {
+    "window": ", bounded by its window",
+    "remainder": ", bounded by its ratio",
+    "fixed": ", fixed size",
+}
 
 
 def _part_text(part: StoragePart) -> str:

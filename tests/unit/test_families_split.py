@@ -13,9 +13,9 @@ from conftest import ROOT
 
 from core.api import sweep
 from core.errors import UsageError
-from core.layers import MIXERS
 from core.hardware.roofline import on_hardware
 from core.hardware.specs import resolve_hardware
+from core.layers import MIXERS
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.report import Report, analyze

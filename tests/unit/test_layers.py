@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from core.layers import (
     MIXERS,
     Attention,
+    CompressedAttention,
     DenseMlp,
     DsaIndexer,
     GatedDeltaNet,
@@ -30,6 +31,7 @@ from core.layers import (
     PerLayerInput,
     QKNorm,
 )
+from core.layers.compressed import Compressor, Indexer
 from core.layers.mixer import Mixer
 from core.model.builder import OpBuilder
 from core.model.formats import lookup_format
@@ -65,6 +67,11 @@ EXAMPLES: dict[str, list[Mixer]] = {
             pattern=AttentionPattern.top_k(6),
             indexer=DsaIndexer(2, 8, 4, 16, 6),
         ),
+    ],
+    "compressed_attention": [
+        CompressedAttention(8, 16, 4, 12, 4, 6, 8),
+        CompressedAttention(8, 16, 4, 12, 4, 6, 8, Compressor(4, True, Indexer(4, 8, 3))),
+        CompressedAttention(4, 8, 4, 12, 4, 6, 5, Compressor(16)),
     ],
     "gated_deltanet": [GatedDeltaNet(4, 8, 4, 6, 4), GatedDeltaNet(4, 4, 8, 8, 3, chunk=4)],
     "mamba2": [Mamba2(8, 4, 6, 4, 4, 4), Mamba2(4, 8, 4, 2, 3, 5, bias=True)],
@@ -121,6 +128,8 @@ def test_states_grow_by_their_rule(kind: str, mixer: Mixer) -> None:
             assert short == long == 1
         elif state.growth is Growth.WINDOW:
             assert long == state.size - 1
+        elif state.growth is Growth.REMAINDER:
+            assert short == 1_000 % state.size and long == 1_000_000 % state.size
         else:
             assert long > short
 
