@@ -272,11 +272,15 @@ def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dic
             "weight": precision.weight.name,
             "activation": precision.activation.name,
             "kv_cache": precision.kv_cache.name,
-            "quantized": {
-                "categories": sorted(c.value for c in precision.quantized),
-                "format": precision.quantized_format.name if precision.quantized_format else None,
-                "activations": precision.quantized_activations,
-            },
+            "quantized": [
+                {
+                    "format": group.fmt.name,
+                    "bits": json_number(group.fmt.bits),
+                    "categories": sorted(c.value for c in group.categories),
+                    "compute_peak": group.compute_peak,
+                }
+                for group in precision.quantized
+            ],
             "applied": precision.applied,
         },
         "parallel": {
