@@ -6,9 +6,11 @@ tensors a checkpoint stores (qweight, scales, qzeros; weight_packed, weight_scal
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -405,10 +407,26 @@ _PATTERNS = [
 ]
 
 
-def test_hf_rule_is_hfs_should_convert_module() -> None:
-    utils = pytest.importorskip("transformers.quantizers.quantizers_utils")
-    if not hasattr(utils, "should_convert_module"):
+def _hf_quantizers_utils() -> Any:
+    """transformers' quantizers/quantizers_utils.py, loaded alone (importing the transformers
+    package here slows the Hub tests that run later in the same process)."""
+    spec = importlib.util.find_spec("transformers")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("transformers is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "quantizers" / "quantizers_utils.py"
+    if not path.exists():
+        pytest.skip("this transformers has no quantizers_utils.py")
+    module_spec = importlib.util.spec_from_file_location("hf_quantizers_utils", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, "should_convert_module"):
         pytest.skip("this transformers has no should_convert_module")
+    return module
+
+
+def test_hf_rule_is_hfs_should_convert_module() -> None:
+    utils = _hf_quantizers_utils()
     for pattern in _PATTERNS:
         ours = hf_rule(pattern, "test")
         for name in _NAMES:
@@ -680,3 +698,31 @@ def test_fp8_embeddings_and_routers() -> None:
     routers["config_groups"]["group_0"]["targets"] = [r"re:.*mlp\.gate$"]
     p = _resolve(routers)
     assert _formats(p) == {} and any("routers stay unquantized" in n for n in _notes(p))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bits=st.sampled_from([2, 3, 4, 8]),
+    group=st.sampled_from([32, 64, 128]),
+    groups=st.integers(1, 4),
+    n=st.integers(1, 64),
+    method=st.sampled_from(["awq", "gptq", "compressed-tensors"]),
+)
+def test_bits_equal_the_checkpoint_tensors(
+    bits: int, group: int, groups: int, n: int, method: str
+) -> None:
+    """A K x N weight (K = groups x group inputs) stores, in bytes: AWQ/GPTQ qweight K*N*bits/8,
+    fp16 scales (K/group)*N*2, qzeros (K/group)*N*bits/8; compressed-tensors (symmetric,
+    pack-quantized) weight_packed K*N*bits/8 and bf16 weight_scale N*(K/group)*2."""
+    k = groups * group
+    if method == "compressed-tensors":
+        weights = {"num_bits": bits, "type": "int", "group_size": group, "symmetric": True}
+        quantization: dict[str, Any] = _ct(weights)
+        stored = Fraction(k * n * bits, 8) + n * (k // group) * 2
+    else:
+        quantization = {"quant_method": method, "bits": bits, "group_size": group}
+        stored = (
+            Fraction(k * n * bits, 8) + (k // group) * n * 2 + Fraction((k // group) * n * bits, 8)
+        )
+    fmt = _resolve(quantization).weight_for(R)
+    assert k * n * fmt.bytes == stored
