@@ -120,6 +120,7 @@ class BaseModelConfigParser(ABC):
         self.precision = resolve_precision(
             self.dims.dtype,
             self.quantization_config(),
+            layers=self.dims.num_layers,
             weight=weight_dtype,
             activation=activation_dtype,
             kv_cache=kv_cache_dtype,

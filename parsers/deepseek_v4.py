@@ -25,8 +25,9 @@ Ground truth: transformers `models/deepseek_v4/modeling_deepseek_v4.py` and
 - NB: the MTP layers (`num_nextn_predict_layers`) are not built by HF and not counted. The
   hash routers' `tid2eid` table (vocab x top-k int64) and the routers' score-correction biases
   are buffers, not parameters: not counted in storage either.
-- `quantization_config` (fp8, 128 x 128 blocks) goes through the shared fp8 path; its
-  `expert_dtype` (fp4 experts) and `scale_fmt` (ue8m0 scales) are not read here.
+- `quantization_config` (fp8, 128 x 128 blocks, ue8m0 scales) goes through the shared fp8 path
+  (core/model/quantization.py), with the top-level `expert_dtype` folded in as
+  `DeepseekV4Config.__post_init__` does: "fp4" stores the routed experts as mxfp4.
 """
 
 from __future__ import annotations
@@ -76,6 +77,14 @@ class DeepseekV4ConfigParser(BaseModelConfigParser):
     model_type = "deepseek_v4"
     architectures = frozenset({"DeepseekV4ForCausalLM", "DeepseekV4Model"})
     dims: DeepseekV4Dims
+
+    def quantization_config(self) -> Mapping[str, Any] | None:
+        """The fp8 config with the top-level `expert_dtype` folded in (as HF does)."""
+        quantization = super().quantization_config()
+        expert_dtype = self.config.get("expert_dtype")
+        if quantization is None or expert_dtype is None:
+            return quantization
+        return {**quantization, "expert_dtype": expert_dtype}
 
     def normalize_config(self, config: Mapping[str, Any]) -> DeepseekV4Dims:
         r = ConfigReader(config, self.model_type)

@@ -252,8 +252,9 @@ class OpBuilder:
         bias: bool,
         category: Category,
     ) -> Row:
-        """A depthwise causal convolution over time (its weights are parameters of this op)."""
-        fmt = self.precision.weight_for(category)
+        """A depthwise causal convolution over time (its weights are parameters of this op; no
+        quantization method converts a convolution)."""
+        fmt = self.precision.weight
         cost = ops.causal_conv1d(
             tokens,
             channels,

@@ -180,7 +180,7 @@ def analyze(
         source=source,
         model_type=str(parser.config.get("model_type", parser.model_type)),
         dtype=parser.precision.weight.name,
-        precision=parser.precision,
+        precision=parser.precision.restricted_to(row.category for row in whole.rows),
         num_blocks=parser.dims.num_layers,
         queries=queries,
         parallel=parallel,

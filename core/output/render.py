@@ -276,11 +276,22 @@ def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dic
             "weight": precision.weight.name,
             "activation": precision.activation.name,
             "kv_cache": precision.kv_cache.name,
-            "quantized": {
-                "categories": sorted(c.value for c in precision.quantized),
-                "format": precision.quantized_format.name if precision.quantized_format else None,
-                "activations": precision.quantized_activations,
+            "quantized": {  # every quantized category; the format when there is one
+                "categories": sorted(c.value for g in precision.quantized for c in g.categories),
+                "format": (
+                    precision.quantized[0].fmt.name if len(precision.quantized) == 1 else None
+                ),
+                "activations": any(g.compute_peak for g in precision.quantized),
             },
+            "quantized_groups": [
+                {
+                    "format": group.fmt.name,
+                    "bits": json_number(group.fmt.bits),
+                    "categories": sorted(c.value for c in group.categories),
+                    "compute_peak": group.compute_peak,
+                }
+                for group in precision.quantized
+            ],
             "applied": precision.applied,
         },
         "parallel": {

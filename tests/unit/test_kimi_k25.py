@@ -11,6 +11,7 @@ decides) and the text_config carries an fp8 (e4m3, per-tensor) quantization_conf
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -87,12 +88,27 @@ def test_the_nested_quantization_config_sets_the_formats() -> None:
     precision = DeepseekV3ConfigParser(CONFIG).precision
     assert precision.weight_for(Category.MLP_ROUTED).name == "float8_e4m3"
     assert precision.weight_for(Category.ROUTER).name == "bfloat16"
-    # the real model's compressed-tensors experts are another helper's: until then, a weight
-    # format chosen on the command line stands in
-    text = {**CONFIG["text_config"], "quantization_config": {"quant_method": "compressed-tensors"}}
-    with pytest.raises(UnsupportedModelError, match="compressed-tensors"):
-        DeepseekV3ConfigParser({**CONFIG, "text_config": text})
-    assert DeepseekV3ConfigParser({**CONFIG, "text_config": text}, weight_dtype="int4")
+    # the real model's compressed-tensors int4 experts, group 32, scales in bfloat16: 4 + 16/32
+    int4_experts = {
+        "quant_method": "compressed-tensors",
+        "format": "pack-quantized",
+        "config_groups": {
+            "group_0": {
+                "targets": ["Linear"],
+                "weights": {"num_bits": 4, "type": "int", "symmetric": True, "group_size": 32},
+            }
+        },
+        "ignore": [
+            "lm_head",
+            "re:.*self_attn.*",
+            "re:.*shared_experts.*",
+            "re:.*mlp\\.(gate|up|down)_proj.*",
+        ],
+    }
+    text = {**CONFIG["text_config"], "quantization_config": int4_experts}
+    precision = DeepseekV3ConfigParser({**CONFIG, "text_config": text}).precision
+    assert precision.weight_for(Category.MLP_ROUTED).bits == Fraction(9, 2)
+    assert precision.weight_for(Category.ATTN_PROJ).name == "bfloat16"
 
 
 def test_the_wrapper_decides_the_tying_default_true() -> None:

@@ -86,9 +86,8 @@ def test_fp8_quantization_config_as_minimax_spells_it() -> None:
         "modules_to_not_convert": ["gate", "e_score_correction_bias", "lm_head"],
     }
     precision = MiniMaxM2ConfigParser({**CONFIG, "quantization_config": quantization}).precision
-    assert precision.quantized_format is not None
-    assert precision.quantized_format.name == "float8_e4m3_block128x128"
-    assert precision.weight_for(Category.MLP_ROUTED) is precision.quantized_format
+    assert precision.weight_for(Category.MLP_ROUTED).name == "float8_e4m3_block128x128"
+    assert precision.weight_for(Category.ATTN_PROJ).name == "float8_e4m3_block128x128"
     assert precision.weight_for(Category.ROUTER).name == "bfloat16"
 
 

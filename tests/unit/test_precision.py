@@ -55,6 +55,11 @@ def test_compute_peak_is_the_format_both_operands_are_in() -> None:
     assert both["Attn - RMSNorm"].peak == "fp32"  # elementwise: vector units
 
 
+def _formats(precision) -> dict[Category, str]:
+    """Category -> the name of the format a quantization group stores it in."""
+    return {c: g.fmt.name for g in precision.quantized for c in g.categories}
+
+
 def test_fp8_block_quantization_config_like_deepseek_v3() -> None:
     config = {
         **TINY,
@@ -68,13 +73,16 @@ def test_fp8_block_quantization_config_like_deepseek_v3() -> None:
     }
     parser = LlamaConfigParser(config)
     p = parser.precision
-    assert p.quantized == {
-        Category.ATTN_PROJ,
-        Category.MLP_DENSE,
-        Category.MLP_ROUTED,
-        Category.MLP_SHARED,
+    # every linear layer of the blocks; the LM head is HF's default skip (no explicit list)
+    block = "float8_e4m3_block128x128"
+    assert _formats(p) == {
+        Category.ATTN_PROJ: block,
+        Category.MIXER: block,
+        Category.MLP_DENSE: block,
+        Category.MLP_ROUTED: block,
+        Category.MLP_SHARED: block,
     }
-    assert p.quantized_format is not None and p.quantized_format.bits == 8 + Fraction(32, 16384)
+    assert p.weight_for(Category.ATTN_PROJ).bits == 8 + Fraction(32, 16384)
     assert "fp8" in p.applied and "activations quantized" in p.applied
     rows = _rows(parser)
     # 8 -> 32 gate/up: 256 weights x (8 + 1/512) bits / 8 = 256 * 4097/4096 B = 256.0625 B
@@ -82,6 +90,10 @@ def test_fp8_block_quantization_config_like_deepseek_v3() -> None:
     assert rows["Ffn - GateUp_Proj"].peak == "fp8"  # dynamic activation quantization
     assert rows["LM Head"].peak == "bf16" and rows["LM Head"].cost.weight_bytes == 512
     assert rows["Attn - RMSNorm"].cost.weight_bytes == 16  # norms stay bfloat16
+    # the report describes the categories the model has: a Llama has no mixers or experts
+    described = analyze(parser, Q).precision
+    assert _formats(described) == {Category.ATTN_PROJ: block, Category.MLP_DENSE: block}
+    assert described.applied.startswith("attn_proj, mlp_dense weights float8_e4m3_block128x128")
 
 
 def test_mxfp4_quantization_covers_experts_only() -> None:
@@ -113,11 +125,12 @@ def test_mxfp4_quantization_covers_experts_only() -> None:
 
 
 def test_weight_dtype_overrides_the_quantization_config() -> None:
-    config = {**TINY, "quantization_config": {"quant_method": "awq", "bits": 4}}
-    with pytest.raises(UnsupportedModelError, match="quant_method 'awq' is not modelled"):
+    config = {**TINY, "quantization_config": {"quant_method": "hqq", "nbits": 4}}
+    with pytest.raises(UnsupportedModelError, match="quant_method 'hqq' is not modelled"):
         LlamaConfigParser(config)
     p = LlamaConfigParser(config, weight_dtype="int4").precision
     assert p.weight.name == "int4" and "overridden by --weight-dtype" in p.applied
+    assert p.quantized == () and p.weight_for(Category.MLP_ROUTED).name == "int4"
 
 
 def test_unknown_format_names() -> None:

@@ -62,17 +62,6 @@ MEASURED = _load("measured-next.json")
 REFERENCE = {stem: {**MEASURED.get(stem, {}), **EXPECTED.get(stem, {})} for stem in STEMS}
 
 
-# Options a config needs until everything in it is modelled, and why.
-OPTIONS: dict[str, dict[str, Any]] = {
-    # Its modelopt NVFP4 quantization_config sets weight formats (another branch models it);
-    # parameters, the state and FLOPs do not depend on them: analyze it at its bfloat16 dtype.
-    "nvidia__Gemma-4-31B-IT-NVFP4": {"weight_dtype": "bfloat16"},
-    # compressed-tensors (int4 routed experts, in text_config) is not modelled yet; parameters,
-    # the cache and FLOPs do not depend on the weight format.
-    "moonshotai__Kimi-K2.5": {"weight_dtype": "bfloat16"},
-}
-
-
 def next_config(stem: str) -> dict[str, Any]:
     path: Path = NEXT_DIR / f"{stem}.json"
     if not path.exists():
@@ -82,7 +71,7 @@ def next_config(stem: str) -> dict[str, Any]:
 
 def _report(stem: str, cached: int, new: int, **options: Any) -> Report:
     config = next_config(stem)
-    parser = select_parser(config)(config, **{**OPTIONS.get(stem, {}), **options})
+    parser = select_parser(config)(config, **options)
     return analyze(parser, QueryConfig.from_lists([cached], [new]))
 
 
@@ -91,7 +80,7 @@ def test_every_2026_config_is_modelled() -> None:
     for stem in STEMS:
         config = next_config(stem)
         assert config["model_type"] in PARSER_REGISTRY, stem
-        parser = select_parser(config)(config, **OPTIONS.get(stem, {}))
+        parser = select_parser(config)(config)
         for queries in (QueryConfig.from_lists([4095], [1]), QueryConfig.from_lists([0], [2048])):
             assert analyze(parser, queries).total.flops > 0, stem
 
@@ -170,3 +159,27 @@ def test_decode_matmul_flops_within_one_percent(stem: str) -> None:
     skipped = FLOPS_NOT_COMPARED.get(stem, {})
     compared = {k: v for k, v in ref["by_category"].items() if k not in skipped}
     assert sum(ours.get(k, 0) for k in compared) == pytest.approx(sum(compared.values()), rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("stem", "formats"),
+    [
+        (
+            "deepseek-ai__DeepSeek-V4-Flash",  # fp8 with ue8m0 block scales; expert_dtype fp4
+            {"mlp_routed_experts": "mxfp4", "attn_proj": "float8_e4m3_block128x128_ue8m0"},
+        ),
+        (
+            "moonshotai__Kimi-K2.5",  # compressed-tensors int4 experts, group 32, in text_config
+            {"mlp_routed_experts": "int4_g32_bf16", "attn_proj": "bfloat16"},
+        ),
+        (
+            "nvidia__Gemma-4-31B-IT-NVFP4",  # modelopt NVFP4 MLPs; every self_attn excluded
+            {"mlp_dense": "nvfp4", "attn_proj": "bfloat16"},
+        ),
+    ],
+)
+def test_quantized_checkpoints_read_their_formats(stem: str, formats: dict[str, str]) -> None:
+    config = next_config(stem)
+    precision = select_parser(config)(config).precision
+    for category, name in formats.items():
+        assert precision.weight_for(Category(category)).name == name, category
