@@ -26,12 +26,31 @@ from typing import Any
 
 from core.errors import UsageError
 from core.model.formats import DataFormat, format_names, lookup_format
-from core.model.quantization import Note, QuantizedWeights, read_quantization
 from core.model.rows import Category
 
 VECTOR_PEAK = "fp32"
 
 __all__ = ["VECTOR_PEAK", "Note", "Precision", "QuantizedWeights", "resolve_precision"]
+
+
+@dataclass(frozen=True, slots=True)
+class QuantizedWeights:
+    """The weights of `categories`, stored in `fmt`. `compute_peak`: the peak their GEMMs run at
+    when the method quantizes the activations too; None for weight-only quantization (the weights
+    are dequantized to the activation format)."""
+
+    fmt: DataFormat
+    categories: frozenset[Category]
+    compute_peak: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something `applied` says about the config; `categories`: the ones it is about (a report
+    keeps the note only where the model has one of them; empty: always)."""
+
+    text: str
+    categories: frozenset[Category] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -122,6 +141,8 @@ def resolve_precision(
         return Precision(chosen, act, kv, notes=notes)
     if quantization is None:
         return Precision(dtype, act, kv)
+    from core.model.quantization import read_quantization  # only configs that quantize
+
     found = read_quantization(quantization, dtype, layers)
     return Precision(dtype, act, kv, found.groups, found.method, found.notes)
 

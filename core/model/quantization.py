@@ -73,27 +73,8 @@ from typing import Any
 
 from core.errors import ConfigError, UnsupportedModelError
 from core.model.formats import DataFormat, lookup_format, scaled_format
+from core.model.precision import Note, QuantizedWeights
 from core.model.rows import Category
-
-
-@dataclass(frozen=True, slots=True)
-class QuantizedWeights:
-    """The weights of `categories`, stored in `fmt`. `compute_peak`: the peak their GEMMs run at
-    when the method quantizes the activations too; None for weight-only quantization (the weights
-    are dequantized to the activation format)."""
-
-    fmt: DataFormat
-    categories: frozenset[Category]
-    compute_peak: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """Something `applied` says about the config; `categories`: the ones it is about (a report
-    keeps the note only where the model has one of them; empty: always)."""
-
-    text: str
-    categories: frozenset[Category] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

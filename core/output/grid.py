@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from tabulate import tabulate
-
 from core.api import Scenario
 from core.errors import UsageError
+from core.output.table import markdown_table
 from core.output.units import format_bytes, format_flops, format_rate, format_seconds
 
 _RANGE = re.compile(r"^(\d+):(\d+):([x+])(\d+)$")
@@ -76,7 +75,7 @@ def render_grid_table(scenarios: Sequence[Scenario], header: str) -> str:
                 "yes" if s.fits else "no",
             ]
         body.append(row)
-    table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+    table = markdown_table(headers, body)
     return f"{header}\n\n{table}\n"
 
 

@@ -9,14 +9,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tabulate import tabulate
-
 from core.hardware.roofline import HardwareResult, RowTiming
 from core.hardware.sizing import Fit
 from core.layers.ends import StoragePart
 from core.model.report import Report, Stage
 from core.model.rows import Row
 from core.ops import Cost
+from core.output.table import markdown_table
 from core.output.units import (
     format_bytes,
     format_flops,
@@ -130,7 +129,7 @@ def render_table(report: Report, hardware: Hardware = (), fits: Fits = ()) -> st
         )
         lines += [f"Note: {note}" for note in report.notes]
     lines.append("Per-block values; Total = every row x its block count.")
-    table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+    table = markdown_table(headers, body)
     text = "\n".join(lines) + f"\n\n{table}\n\n{storage_line(report, stage)}\n"
     if report.parallel.devices > 1:
         text += parallel_summary(report, hardware)
@@ -162,7 +161,7 @@ def parallel_summary(report: Report, hardware: Hardware = ()) -> str:
             ]
             for stage in report.stages
         ]
-        table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+        table = markdown_table(headers, body)
         lines += [
             "",
             "Pipeline stages (one device each; the busiest sets the step time):",
@@ -212,7 +211,7 @@ def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
         for i, r in enumerate(hardware)
     ]
     notes = sorted({note for r in hardware for note in r.notes})
-    table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+    table = markdown_table(headers, body)
     lines = [
         "",
         f"On hardware: {first.phase} step, {first.execution.value} execution (ideal roofline "
