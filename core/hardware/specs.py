@@ -2,26 +2,45 @@
 
 A spec carries memory capacity and bandwidth, *dense* peak FLOP/s per compute format (sparse "up
 to" figures are 2x and never used), optional efficiency factors (1.0 = the ideal roofline; lower
-them for "achievable" numbers), an optional interconnect bandwidth and its source. Units in the
-catalog and in spec files: GB = 10^9 bytes, GB/s = 10^9 bytes/s, TFLOP/s = 10^12 FLOP/s.
+them for "achievable" numbers), an optional interconnect bandwidth, an optional architecture
+family and its source. Units in the catalog and in spec files: GB = 10^9 bytes, GB/s = 10^9
+bytes/s, TFLOP/s = 10^12 FLOP/s (TOP/s for the integer formats).
+
+The catalog (`DATASHEETS`) is one literal table, one `Datasheet` per device as software sees it
+(one CUDA / ROCm / XLA device: a GPU of a GB200 superchip, one GCD of an MI250X, one TPU chip):
+- every peak is the vendor's *dense* figure; a format left out is not published or not supported
+  and runs at the next format the device has (`FALLBACK`);
+- `memory_gb` is what software can use, in 10^9 bytes: vendors' HBM "80 GB" is GiB, so an H100
+  holds 81,559 MiB = 85.5 GB (the `nvidia-smi` / `rocm-smi` total where one is recorded, else
+  the GiB capacity);
+- `interconnect_gb_s` is the scale-up fabric per device, both directions summed;
+- `source` names the documents (bracketed keys are those of the datasheet survey the figures were
+  taken from, shared/hardware/DATASHEETS.md) and, where sources disagree, which figure was chosen
+  and why.
+Other names a device is sold under are explicit rows of `ALIASES`.
 
 Spec file schema (JSON or YAML; unknown keys are an error, to catch typos):
 
     name: My-GPU                   # required
-    memory_gb: 80                  # required, > 0
+    memory_gb: 80                  # required, > 0, usable GB
     memory_bandwidth_gb_s: 3350    # required, > 0
     peak_tflops: {bf16: 989.4, fp16: 989.4, fp8: 1978.9}   # required, dense, > 0 each
     compute_efficiency: 1.0        # optional, 0 < x <= 1
     memory_efficiency: 1.0         # optional, 0 < x <= 1
     interconnect: NVLink           # optional
     interconnect_gb_s: 900         # optional, per device, bidirectional
+    family: hopper                 # optional, one of FAMILIES (anything else is an error)
     source: vendor datasheet, ...  # optional for user files
+
+`family` must be a known name, not free text: code may pick per-architecture parameters by it, so
+a typo must fail loudly rather than quietly fall back to generic behaviour. Leave it out for a
+device of no listed family.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -45,6 +64,24 @@ FALLBACK: dict[str, tuple[str, ...]] = {
     "fp32": ("tf32", "bf16", "fp16"),
 }
 
+# Architecture generations: the `family` of a device (catalog or spec file).
+FAMILIES: dict[str, str] = {
+    "ampere": "NVIDIA Ampere data-center GPUs (sm_80): A100",
+    "hopper": "NVIDIA Hopper (sm_90): H100, H800, H20, H200",
+    "ada": "NVIDIA Ada Lovelace (sm_89): L40S, L20, L4",
+    "blackwell": "NVIDIA Blackwell data-center GPUs (sm_100): B200, GB200",
+    "blackwell-ultra": "NVIDIA Blackwell Ultra (sm_103): B300, GB300 (int8 far below fp8)",
+    "blackwell-rtx": "NVIDIA Blackwell with GDDR7 (sm_120): RTX PRO 6000",
+    "cdna2": "AMD CDNA 2: MI250X (one GCD per device)",
+    "cdna3": "AMD CDNA 3: MI300X, MI325X",
+    "cdna4": "AMD CDNA 4: MI350X, MI355X (no TF32 GEMM)",
+    "tpu-v5": "Google TPU v5e, v5p",
+    "tpu-v6": "Google TPU v6e (Trillium)",
+    "tpu-v7": "Google TPU7x (Ironwood)",
+    "gaudi3": "Intel Gaudi 3",
+    "trainium2": "AWS Trainium2",
+}
+
 _GIGA = 10**9
 _TERA = 10**12
 
@@ -60,7 +97,7 @@ class HardwareSpec:
     interconnect: str = ""
     interconnect_bandwidth: float | None = None  # bytes/s, per device, bidirectional
     source: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    family: str | None = None  # a key of FAMILIES, or None (a spec file that names none)
 
     def peak_for(self, fmt: str) -> tuple[str, float]:
         """(format actually used, its dense peak FLOP/s) for multiplies in `fmt`."""
@@ -70,65 +107,324 @@ class HardwareSpec:
         raise HardwareSpecError(f"{self.name}: no peak for {fmt} or any fallback format")
 
 
-_DENSE = "dense tensor-core figures; sparsity figures (2x) not used"
-_SOURCES = {
-    "A100": f"NVIDIA A100 Tensor Core GPU datasheet; {_DENSE}",
-    "H100 SXM": f"NVIDIA H100 Tensor Core GPU datasheet (SXM5); {_DENSE}",
-    "H100 PCIe": f"NVIDIA H100 Tensor Core GPU datasheet (PCIe); {_DENSE}",
-    "H200": f"NVIDIA H200 Tensor Core GPU datasheet (SXM); {_DENSE}",
-    "B200": f"NVIDIA DGX B200 / HGX B200 datasheet, per GPU; {_DENSE}",
-    "L40S": f"NVIDIA L40S datasheet; {_DENSE}",
-    "L4": f"NVIDIA L4 Tensor Core GPU datasheet; {_DENSE}",
-    "MI300X": f"AMD Instinct MI300X datasheet; {_DENSE}",
-    "MI325X": f"AMD Instinct MI325X datasheet; {_DENSE}",
-    "TPU v5e": "Google Cloud TPU v5e documentation (per chip)",
-    "TPU v5p": "Google Cloud TPU v5p documentation (per chip)",
-}
-# Dense TFLOP/s: bf16 (= fp16), fp8, int8, fp4, fp32 (vector); GB; GB/s; interconnect (per device,
-# bidirectional, GB/s); source. tf32 is half the bf16 figure on NVIDIA parts. TPUs multiply
-# bf16, not fp16 (an fp16 GEMM falls back to the bf16 peak).
-_NVIDIA = frozenset({"A100", "H100 SXM", "H100 PCIe", "H200", "B200", "L40S", "L4"})
-_BF16_ONLY = frozenset({"TPU v5e", "TPU v5p"})
-_TABLE: tuple[tuple, ...] = (
-    ("A100-SXM4-40GB", 312, None, 624, None, 19.5, 40, 1555, "NVLink", 600, "A100"),
-    ("A100-SXM4-80GB", 312, None, 624, None, 19.5, 80, 2039, "NVLink", 600, "A100"),
-    ("A100-PCIe-80GB", 312, None, 624, None, 19.5, 80, 1935, "PCIe 4.0", 64, "A100"),
-    ("H100-SXM5-80GB", 989.4, 1978.9, 1978.9, None, 67, 80, 3350, "NVLink", 900, "H100 SXM"),
-    ("H100-PCIe-80GB", 756, 1513, 1513, None, 51, 80, 2000, "PCIe 5.0", 128, "H100 PCIe"),
-    ("H200-SXM-141GB", 989.4, 1978.9, 1978.9, None, 67, 141, 4800, "NVLink", 900, "H200"),
-    ("B200-180GB", 2250, 4500, 4500, 9000, None, 180, 8000, "NVLink", 1800, "B200"),
-    ("L40S-48GB", 362, 733, 733, None, 91.6, 48, 864, "PCIe 4.0", 64, "L40S"),
-    ("L4-24GB", 121, 242.5, 242.5, None, 30.3, 24, 300, "PCIe 4.0", 64, "L4"),
-    ("MI300X-192GB", 1307.4, 2614.9, 2614.9, None, 163.4, 192, 5300, "Infinity Fabric", 896,
-     "MI300X"),
-    ("MI325X-256GB", 1307.4, 2614.9, 2614.9, None, None, 256, 6000, "Infinity Fabric", 896,
-     "MI325X"),
-    ("TPU-v5e", 197, None, 394, None, None, 16, 819, "ICI", 200, "TPU v5e"),
-    ("TPU-v5p", 459, None, 918, None, None, 95, 2765, "ICI", 600, "TPU v5p"),
+@dataclass(frozen=True, kw_only=True)
+class Datasheet:
+    """One catalog device, in the catalog units (module docstring). Peaks are dense TFLOP/s
+    (TOP/s for int8/int4); None = not published or not supported (the fallback applies)."""
+
+    name: str
+    family: str  # a key of FAMILIES
+    memory_gb: float  # usable, 10^9 bytes
+    bandwidth_gb_s: float
+    bf16: float
+    fp16: float | None = None
+    tf32: float | None = None
+    fp32: float | None = None  # vector
+    fp8: float | None = None
+    int8: float | None = None
+    int4: float | None = None
+    fp4: float | None = None
+    interconnect: str
+    interconnect_gb_s: float  # scale-up fabric, per device, bidirectional
+    source: str
+
+    def peaks(self) -> dict[str, float]:
+        """Dense TFLOP/s per compute format this device has a figure for."""
+        return {f: peak for f in PEAK_FORMATS if (peak := getattr(self, f)) is not None}
+
+    def spec(self) -> HardwareSpec:
+        return HardwareSpec(
+            name=self.name,
+            memory_bytes=int(Decimal(str(self.memory_gb)) * _GIGA),
+            memory_bandwidth=self.bandwidth_gb_s * _GIGA,
+            peak_flops={f: peak * _TERA for f, peak in self.peaks().items()},
+            interconnect=self.interconnect,
+            interconnect_bandwidth=self.interconnect_gb_s * _GIGA,
+            source=self.source,
+            family=self.family,
+        )
+
+
+_DENSE = "dense figures (the printed sparse ones are 2x)"
+DATASHEETS: tuple[Datasheet, ...] = (
+    # ---- NVIDIA Ampere
+    Datasheet(
+        name="A100-SXM4-40GB", family="ampere", memory_gb=42.9, bandwidth_gb_s=1555,
+        fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624, int4=1248,
+        interconnect="NVLink 3", interconnect_gb_s=600,
+        source=f"NVIDIA A100 datasheet [N1], ml-engineering table [X1]; {_DENSE}. "
+        "\"40GB\" is 40 GiB: 40,960 MiB = 42.9 GB usable.",
+    ),
+    Datasheet(
+        name="A100-SXM4-80GB", family="ampere", memory_gb=85.9, bandwidth_gb_s=2039,
+        fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624, int4=1248,
+        interconnect="NVLink 3", interconnect_gb_s=600,
+        source=f"NVIDIA A100 datasheet [N1], ml-engineering table [X1]; {_DENSE}. "
+        "\"80GB\" is 80 GiB: 81,920 MiB = 85.9 GB usable.",
+    ),
+    Datasheet(
+        name="A100-PCIe-80GB", family="ampere", memory_gb=85.9, bandwidth_gb_s=1935,
+        fp32=19.5, tf32=156, bf16=312, fp16=312, int8=624, int4=1248,
+        interconnect="PCIe 4.0", interconnect_gb_s=64,
+        source=f"NVIDIA A100 datasheet [N1], ml-engineering table [X1]; {_DENSE}. "
+        "80 GiB = 85.9 GB usable. Interconnect: PCIe, what TP > 2 crosses (an NVLink bridge, "
+        "600 GB/s, joins only a pair of cards).",
+    ),
+    # ---- NVIDIA Hopper
+    Datasheet(
+        name="H100-SXM5-80GB", family="hopper", memory_gb=85.5, bandwidth_gb_s=3350,
+        fp32=67, tf32=494.7, bf16=989.4, fp16=989.4, fp8=1978.9, int8=1978.9,
+        interconnect="NVLink 4", interconnect_gb_s=900,
+        source=f"NVIDIA H100 datasheet, SXM5 [N2], torchtitan [X3]; {_DENSE}. "
+        "\"80GB\": 81,559 MiB = 85.5 GB usable. Bandwidth: the datasheet's 3350 GB/s (NVIDIA's "
+        "exemplar reference architecture prints 3.2 TB/s [N6]).",
+    ),
+    Datasheet(
+        name="H100-PCIe-80GB", family="hopper", memory_gb=85.5, bandwidth_gb_s=2000,
+        fp32=51, tf32=378, bf16=756, fp16=756, fp8=1513, int8=1513,
+        interconnect="PCIe 5.0", interconnect_gb_s=128,
+        source=f"NVIDIA H100 datasheet, PCIe [N2], torchtitan [X3]; {_DENSE}. "
+        "81,559 MiB = 85.5 GB usable. Interconnect: PCIe, what TP > 2 crosses (an NVLink "
+        "bridge, 600 GB/s, joins only a pair of cards).",
+    ),
+    Datasheet(
+        name="H100-NVL-94GB", family="hopper", memory_gb=100.5, bandwidth_gb_s=3900,
+        fp32=60, tf32=417.5, bf16=835.5, fp16=835.5, fp8=1670.5, int8=1670.5,
+        interconnect="NVLink bridge", interconnect_gb_s=600,
+        source=f"NVIDIA H100 datasheet, NVL [N2], torchtitan [X3]; {_DENSE}. "
+        "\"94GB\": 95,830 MiB = 100.5 GB usable. Interconnect: the NVLink bridge of a card "
+        "pair; beyond the pair, PCIe 5.0 at 128 GB/s.",
+    ),
+    Datasheet(
+        name="H800-SXM5-80GB", family="hopper", memory_gb=85.5, bandwidth_gb_s=3350,
+        fp32=67, tf32=494.7, bf16=989.4, fp16=989.4, fp8=1978.9, int8=1978.9,
+        interconnect="NVLink 4", interconnect_gb_s=400,
+        source="Secondary sources only [X4, X5] (no NVIDIA H800 datasheet): the H100 SXM5's "
+        "dense tensor peaks with NVLink cut to 8 links, 400 GB/s; FP64 cut. "
+        "81,559 MiB = 85.5 GB usable.",
+    ),
+    Datasheet(
+        name="H20-96GB", family="hopper", memory_gb=102.6, bandwidth_gb_s=4000,
+        fp32=44, tf32=74, bf16=148, fp16=148, fp8=296, int8=296,
+        interconnect="NVLink 4", interconnect_gb_s=900,
+        source="No English NVIDIA datasheet: aiconfigurator [X2b], LLM-Prof [X4], LLMRoofline "
+        "[X6], printed without a sparse figure and read as dense. 97,871 MiB = 102.6 GB usable. "
+        "Bandwidth 4000 GB/s (4022 and 4096 also circulate).",
+    ),
+    Datasheet(
+        name="H20-141GB", family="hopper", memory_gb=150.8, bandwidth_gb_s=4800,
+        fp32=44, tf32=74, bf16=148, fp16=148, fp8=296, int8=296,
+        interconnect="NVLink 4", interconnect_gb_s=900,
+        source="H20-3e. No English NVIDIA datasheet: aiconfigurator h20_3e [X2b], LLM-Prof [X4]; "
+        "the H20's peaks, printed without a sparse figure and read as dense. "
+        "143,771 MiB = 150.8 GB usable.",
+    ),
+    Datasheet(
+        name="H200-SXM-141GB", family="hopper", memory_gb=150.8, bandwidth_gb_s=4800,
+        fp32=67, tf32=494.7, bf16=989.4, fp16=989.4, fp8=1978.9, int8=1978.9,
+        interconnect="NVLink 4", interconnect_gb_s=900,
+        source=f"NVIDIA H200 product page [N3], ml-engineering table [X1]; {_DENSE}. "
+        "\"141GB\" is 141 GiB: 143,771 MiB = 150.8 GB usable.",
+    ),
+    # ---- NVIDIA Blackwell
+    Datasheet(
+        name="B200-180GB", family="blackwell", memory_gb=192.3, bandwidth_gb_s=7700,
+        fp32=75, tf32=1125, bf16=2250, fp16=2250, fp8=4500, int8=4500, fp4=9000,
+        interconnect="NVLink 5", interconnect_gb_s=1800,
+        source=f"NVIDIA Blackwell datasheet, HGX B200 per GPU [N4], DGX B200 [N5], "
+        f"exemplar-performance peaks [N6], aiconfigurator [X2, X2a]; {_DENSE}. Bandwidth "
+        "7700 GB/s, the HGX/DGX B200 per-GPU figure (8000 is GB200's). fp32 75 = HGX B200 "
+        "600 / 8 (the 2024 datasheet said 80). \"180GB\": 183,359 MiB = 192.3 GB usable.",
+    ),
+    Datasheet(
+        name="GB200-186GB", family="blackwell", memory_gb=198.7, bandwidth_gb_s=8000,
+        fp32=80, tf32=1250, bf16=2500, fp16=2500, fp8=5000, int8=5000, fp4=10000,
+        interconnect="NVLink 5", interconnect_gb_s=1800,
+        source=f"One GPU of a GB200 superchip. NVIDIA GB200 NVL72 [N7], Blackwell datasheet "
+        f"[N4]; {_DENSE}. Chose the product pages' complete per-GPU set 2500 / 5000 / 10000 "
+        "(with tf32, int8, fp32); NVIDIA's exemplar-performance MFU table [N6] uses 2% lower "
+        "2450 / 4900 / 9800. fp32 80 (90 on another page revision). \"186GB\": 189,471 MiB = "
+        "198.7 GB usable. NVLink domain of 72 GPUs.",
+    ),
+    # ---- NVIDIA Blackwell Ultra
+    Datasheet(
+        name="B300-SXM-288GB", family="blackwell-ultra", memory_gb=288.4, bandwidth_gb_s=7700,
+        fp32=75, tf32=1125, bf16=2250, fp16=2250, fp8=4500, int8=150, fp4=13500,
+        interconnect="NVLink 5", interconnect_gb_s=1800,
+        source="NVIDIA Blackwell Ultra datasheet, HGX B300 [N8], DGX B300 [N10], "
+        f"exemplar-performance peaks [N6], aiconfigurator [X2]; {_DENSE}. fp4 13500, NVIDIA's "
+        "own MFU denominator [N6] (= HGX B300 108 PF / 8; the datasheet's 14000 and a GTC "
+        "page's 13125 also circulate). int8 150: Blackwell Ultra cut INT8 (~0.3 POPS sparse). "
+        "Bandwidth 7700, the HGX per-GPU figure (8000 is GB300's). 275,040 MiB = 288.4 GB "
+        "usable (the datasheet's \"270 GB\"; 288 GB of HBM).",
+    ),
+    Datasheet(
+        name="GB300-288GB", family="blackwell-ultra", memory_gb=298.0, bandwidth_gb_s=8000,
+        fp32=80, tf32=1250, bf16=2500, fp16=2500, fp8=5000, int8=165, fp4=15000,
+        interconnect="NVLink 5", interconnect_gb_s=1800,
+        source="One GPU of a GB300 superchip. NVIDIA Blackwell Ultra datasheet [N8], GB300 "
+        f"NVL72 [N11], Blackwell Ultra blog [N9]; {_DENSE}. Chose the per-GPU datasheet set "
+        "2500 / 5000 / 15000, as for GB200 (exemplar MFU table [N6]: 2450 / 4900 / 14700). "
+        "int8 165: Blackwell Ultra cut INT8. fp32 80 (datasheet; NVL72 6 PF / 72 = 83). "
+        "284,208 MiB = 298.0 GB usable (the datasheet's \"279 GB\"). NVLink domain of 72 GPUs.",
+    ),
+    Datasheet(
+        name="RTX-PRO-6000-Server-96GB", family="blackwell-rtx", memory_gb=102.6,
+        bandwidth_gb_s=1597,
+        fp32=120, bf16=500, fp16=500, fp8=1000, int8=1000, fp4=2000,
+        interconnect="PCIe 5.0", interconnect_gb_s=128,
+        source="NVIDIA RTX PRO 6000 Blackwell Server Edition datasheet [N12]: 96 GB GDDR7, "
+        "1597 GB/s (the Workstation Edition's 1792 is not this card's), fp32 120. Its tensor "
+        "peaks are not in that datasheet: 500 / 1000 / 2000 are the dense boost-clock values, "
+        "rounded (Workstation whitepaper: 503.8 bf16; the page's \"1 PFLOP FP16/BF16\" is "
+        "with sparsity; aiconfigurator [X2] scales to 467.8 at a 2430 MHz clock). No tf32 figure "
+        "(falls back to fp32). 97,887 MiB = 102.6 GB usable. No NVLink.",
+    ),
+    # ---- NVIDIA Ada Lovelace
+    Datasheet(
+        name="L40S-48GB", family="ada", memory_gb=48.3, bandwidth_gb_s=864,
+        fp32=91.6, tf32=183, bf16=362, fp16=362, fp8=733, int8=733,
+        interconnect="PCIe 4.0", interconnect_gb_s=64,
+        source=f"NVIDIA L40S datasheet [N13], ml-engineering table [X1]; {_DENSE}. "
+        "46,068 MiB = 48.3 GB usable with ECC on.",
+    ),
+    Datasheet(
+        name="L20-48GB", family="ada", memory_gb=48.3, bandwidth_gb_s=864,
+        fp32=59.8, bf16=119.5, fp16=119.5, fp8=239, int8=239,
+        interconnect="PCIe 4.0", interconnect_gb_s=64,
+        source="Secondary tables only [X4, X6]: 119.5 / 239 / 59.8, sparse status unstated, read "
+        "as dense (a third of the L40S's dense figures). No tf32 figure (falls back to fp32). "
+        "46,068 MiB = 48.3 GB usable with ECC on.",
+    ),
+    Datasheet(
+        name="L4-24GB", family="ada", memory_gb=24.2, bandwidth_gb_s=300,
+        fp32=30.3, tf32=60, bf16=121, fp16=121, fp8=242.5, int8=242.5,
+        interconnect="PCIe 4.0", interconnect_gb_s=64,
+        source=f"NVIDIA L4 product page [N14], aiconfigurator [X2]; {_DENSE}. "
+        "23,034 MiB = 24.2 GB usable.",
+    ),
+    # ---- AMD
+    Datasheet(
+        name="MI250X-GCD-64GB", family="cdna2", memory_gb=64, bandwidth_gb_s=1638.4,
+        fp32=23.95, bf16=191.5, fp16=191.5, int8=191.5,
+        interconnect="Infinity Fabric", interconnect_gb_s=400,
+        source="One of the two GCDs of an AMD Instinct MI250X, as ROCm shows it [A7, X1]: half "
+        "the package's 383 bf16 / fp16 / int8 (no sparsity), 47.9 fp32 vector, 3276.8 GB/s and "
+        "800 GB/s of Infinity Fabric (up to 8 links). Memory: 64 x 10^9 B, the conservative "
+        "reading of the \"128 GB\" label (64 GiB would be 68.7 GB; no usable count recorded). "
+        "No fp8, no tf32.",
+    ),
+    Datasheet(
+        name="MI300X-192GB", family="cdna3", memory_gb=205.8, bandwidth_gb_s=5300,
+        fp32=163.4, tf32=653.7, bf16=1307.4, fp16=1307.4, fp8=2614.9, int8=2614.9,
+        interconnect="Infinity Fabric", interconnect_gb_s=896,
+        source=f"AMD Instinct MI300X [A1], ROCm GPU specs [A5], ml-engineering [X1, X7]; "
+        f"{_DENSE}. 192 GiB: 205,822,885,888 B = 205.8 GB usable. Infinity Fabric: 7 links x "
+        "128 GB/s, direction undeclared by AMD, read as bidirectional (448 one way).",
+    ),
+    Datasheet(
+        name="MI325X-256GB", family="cdna3", memory_gb=274.9, bandwidth_gb_s=6000,
+        fp32=163.4, tf32=653.7, bf16=1307.4, fp16=1307.4, fp8=2614.9, int8=2614.9,
+        interconnect="Infinity Fabric", interconnect_gb_s=896,
+        source=f"AMD Instinct MI325X [A2], ROCm GPU specs [A5], ml-engineering [X1, X7]; "
+        f"{_DENSE}. The MI300X's compute (same CUs and clock). 256 GiB = 274.9 GB. Infinity "
+        "Fabric: 7 links x 128 GB/s, read as bidirectional.",
+    ),
+    Datasheet(
+        name="MI350X-288GB", family="cdna4", memory_gb=309.2, bandwidth_gb_s=8000,
+        fp32=144.2, bf16=2306.9, fp16=2306.9, fp8=4613.7, int8=4613.7, fp4=9227,
+        interconnect="Infinity Fabric", interconnect_gb_s=1071,
+        source=f"AMD Instinct MI350X [A4], ROCm [A5, A6], ml-engineering [X1, X7]; {_DENSE}. "
+        "The MI355X's silicon at 2200 MHz: bf16 1024 matrix cores x 512 FMA x 2 x 2.2 GHz; "
+        "fp32 144.2 by clock ratio [X1]; int8 taken at the fp8 rate (AMD's figure not "
+        "confirmed); fp4 = MXFP4. No TF32 GEMM on CDNA 4 (tf32 falls back to fp32). "
+        "288 GiB: 309,220,868,096 B = 309.2 GB. Infinity Fabric: 7 links x 153 GB/s, read as "
+        "bidirectional.",
+    ),
+    Datasheet(
+        name="MI355X-288GB", family="cdna4", memory_gb=309.2, bandwidth_gb_s=8000,
+        fp32=157.3, bf16=2516.6, fp16=2516.6, fp8=5033, int8=5033, fp4=10066,
+        interconnect="Infinity Fabric", interconnect_gb_s=1071,
+        source=f"AMD Instinct MI355X [A3], ROCm [A5, A6], ml-engineering [X1, X7]; {_DENSE}. "
+        "bf16 = 1024 matrix cores x 512 FMA x 2 x 2.4 GHz (\"2.5 PF\"); int8 taken at the fp8 "
+        "rate (AMD's figure not confirmed; X1 prints 5000); fp4 = MXFP4. No TF32 GEMM on "
+        "CDNA 4 (tf32 falls back to fp32). 288 GiB: 309,220,868,096 B = 309.2 GB usable. "
+        "Infinity Fabric: 7 links x 153 GB/s, read as bidirectional (535.5 one way).",
+    ),
+    # ---- Google TPU (bf16 only: an fp16 GEMM runs at the bf16 peak)
+    Datasheet(
+        name="TPU-v5e", family="tpu-v5", memory_gb=17.2, bandwidth_gb_s=819,
+        bf16=197, int8=394,
+        interconnect="ICI", interconnect_gb_s=400,
+        source="Google Cloud TPU v5e documentation [G1], scaling book [G5]; per chip, no "
+        "sparsity. ICI 400 GB/s, Google's bidirectional figure (200 is one direction). Memory "
+        "16 GiB = 17.2 GB: the page says \"16 GB\", Google's newer tables and the scaling book "
+        "use GiB. fp8 not published.",
+    ),
+    Datasheet(
+        name="TPU-v5p", family="tpu-v5", memory_gb=102.0, bandwidth_gb_s=2765,
+        bf16=459, fp8=459, int8=918,
+        interconnect="ICI", interconnect_gb_s=1200,
+        source="Google Cloud TPU v5p documentation [G2], TPU7x comparison table [G4], scaling "
+        "book [G5]; per chip, no sparsity. fp8 runs at the bf16 rate. ICI 1200 GB/s, Google's "
+        "bidirectional figure (600 is one direction). 95 GiB = 102.0 GB.",
+    ),
+    Datasheet(
+        name="TPU-v6e", family="tpu-v6", memory_gb=34.4, bandwidth_gb_s=1638,
+        bf16=918, fp8=918, int8=1836,
+        interconnect="ICI", interconnect_gb_s=800,
+        source="Trillium. Google Cloud TPU v6e documentation [G3], TPU7x comparison table "
+        "[G4]; per chip, no sparsity. fp8 runs at the bf16 rate. Memory 32 GiB = 34.4 GB (the "
+        "v6e page says \"32 GB\", the newer comparison table GiB). ICI 800 GB/s "
+        "bidirectional. Bandwidth 1638 GB/s (1640 and 1.6e12 elsewhere).",
+    ),
+    Datasheet(
+        name="TPU7x", family="tpu-v7", memory_gb=206.2, bandwidth_gb_s=7370,
+        bf16=2307, fp8=4614,
+        interconnect="ICI", interconnect_gb_s=1200,
+        source="Ironwood. Google Cloud TPU7x documentation and comparison table [G4], "
+        "ml-engineering [X1]; per chip, no sparsity. 192 GiB = 206.2 GB. Bandwidth "
+        "\"approximately 7.37 TB/s\". ICI 1200 GB/s bidirectional (6 x 200). int8 and fp4 not "
+        "published.",
+    ),
+    # ---- Intel
+    Datasheet(
+        name="Gaudi3-128GB", family="gaudi3", memory_gb=128, bandwidth_gb_s=3700,
+        fp32=229, tf32=459, bf16=1835, fp16=459, fp8=1835,
+        interconnect="RoCE", interconnect_gb_s=1050,
+        source="Intel Gaudi 3 (OAM HL-325L) white paper [I1], Hot Chips 2024 [I2], "
+        "ml-engineering [X1]; MME figures, no sparsity. bf16 / fp8 1835 is the vendor peak "
+        "(MME at 1750 MHz); parts ship at 1600 MHz, 1677 (use compute_efficiency 0.914 for it). "
+        "fp16 / tf32 a quarter, fp32 an eighth of bf16 (secondary tables); int8 not published. "
+        "\"128 GB\" (unit unstated). Bandwidth 3700 GB/s (3670 at Hot Chips). Interconnect: "
+        "the 21 of 24 200 GbE ports that join the 8 cards of an HLS-3 all-to-all, 1050 GB/s "
+        "bidirectional (all 24: 1200; the other 3 are scale-out).",
+    ),
+    # ---- AWS
+    Datasheet(
+        name="Trainium2", family="trainium2", memory_gb=103.1, bandwidth_gb_s=2900,
+        fp32=181, tf32=667, bf16=667, fp16=667, fp8=1299,
+        interconnect="NeuronLink-v3", interconnect_gb_s=1280,
+        source="AWS Neuron documentation, Trainium2 [W1, W2], ml-engineering [X7]; dense "
+        "(AWS's one combined sparse figure, 2563, not used). 96 GiB = 103.1 GB. Bandwidth "
+        "2900 GB/s (3000 in another guide revision; the lower kept). NeuronLink-v3 1280 GB/s, "
+        "direction undeclared, read as bidirectional (4 x 128 + 2 x 64 one way, x 2). int8 not "
+        "published.",
+    ),
 )  # fmt: skip
 
+CATALOG: tuple[HardwareSpec, ...] = tuple(sheet.spec() for sheet in DATASHEETS)
 
-def _catalog_spec(row: tuple) -> HardwareSpec:
-    name, bf16, fp8, int8, fp4, fp32, memory_gb, bandwidth, link, link_gb_s, source = row
-    peaks = {"bf16": bf16, "int8": int8, "fp8": fp8, "fp4": fp4, "fp32": fp32}
-    if source not in _BF16_ONLY:
-        peaks["fp16"] = bf16
-    if source in _NVIDIA:
-        peaks["tf32"] = bf16 / 2
-    return HardwareSpec(
-        name=name,
-        memory_bytes=memory_gb * _GIGA,
-        memory_bandwidth=bandwidth * _GIGA,
-        peak_flops={k: v * _TERA for k, v in peaks.items() if v is not None},
-        interconnect=link,
-        interconnect_bandwidth=link_gb_s * _GIGA,
-        source=_SOURCES[source],
-    )
-
-
-CATALOG: tuple[HardwareSpec, ...] = tuple(_catalog_spec(row) for row in _TABLE)
+# Other names a catalog device is known by (alias -> catalog name; case-insensitive).
+ALIASES: dict[str, str] = {
+    "H20-3e": "H20-141GB",
+    "Trillium": "TPU-v6e",
+    "TPU-v7": "TPU7x",
+    "Ironwood": "TPU7x",
+}
 
 _BY_NAME = {spec.name.lower(): spec for spec in CATALOG}
+_BY_NAME |= {alias.lower(): _BY_NAME[name.lower()] for alias, name in ALIASES.items()}
 _SPEC_SUFFIXES = (".json", ".yaml", ".yml")
 _KEYS = {
     "name",
@@ -139,12 +435,13 @@ _KEYS = {
     "memory_efficiency",
     "interconnect",
     "interconnect_gb_s",
+    "family",
     "source",
 }
 
 
 def resolve_hardware(name: str) -> HardwareSpec:
-    """A catalog entry by name (case-insensitive), or a spec file by path."""
+    """A catalog entry by name or alias (case-insensitive), or a spec file by path."""
     if name.lower() in _BY_NAME:
         return _BY_NAME[name.lower()]
     path = Path(name).expanduser()
@@ -202,6 +499,12 @@ def spec_from_dict(data: Any, where: str) -> HardwareSpec:
         for key in ("compute_efficiency", "memory_efficiency")
     }
     link = data.get("interconnect_gb_s")
+    family = data.get("family")
+    if family is not None and (not isinstance(family, str) or family not in FAMILIES):
+        raise HardwareSpecError(
+            f"{where}: unknown family {family!r} (families: {', '.join(FAMILIES)}; "
+            "leave it out for any other device)"
+        )
     return HardwareSpec(
         name=name,
         memory_bytes=int(_decimal(data, "memory_gb", where) * _GIGA),
@@ -216,6 +519,7 @@ def spec_from_dict(data: Any, where: str) -> HardwareSpec:
             None if link is None else _positive(data, "interconnect_gb_s", where) * _GIGA
         ),
         source=str(data.get("source") or f"user spec {where}"),
+        family=family,
     )
 
 

@@ -128,8 +128,9 @@ def test_llama2_decode_on_a100_golden() -> None:
     assert device["step_time_s"] == pytest.approx(13.48e9 / 2039e9, rel=0.03)
     assert device["tokens_per_s"] == pytest.approx(1 / device["step_time_s"])
     assert device["fits"] and device["min_devices"] == 1
-    # (80e9 - 13,476,831,232 B of weights) / 268,435,456 B of KV per query -> 247
-    assert device["max_batch"] == 247
+    # the "80GB" A100 holds 81,920 MiB = 85.9 GB:
+    # (85.9e9 - 13,476,831,232 B of weights) / 268,435,456 B of KV per query = 269.8 -> 269
+    assert device["memory_bytes"] == 85_900_000_000 and device["max_batch"] == 269
 
 
 def test_llama2_prefill_on_a100_golden() -> None:
@@ -138,16 +139,22 @@ def test_llama2_prefill_on_a100_golden() -> None:
     match = re.search(r"\| A100-SXM4-80GB \| TTFT ([\d.]+) ms +\| [\d,]+ +\| compute", text)
     assert match is not None
     assert float(match.group(1)) == pytest.approx(88.5, rel=0.05)
+    # 2048 tokens x 32 layers x (K, V) x 4096 x 2 B = 1 GiB of KV per query beside the weights:
+    # (85.9e9 - 13,476,831,232) / 2^30 = 67.4 -> 67; 85.9e9 B = 80.00 GiB
+    assert re.search(r"\| 13\.55 GiB / 80\.00 GiB +\| yes +\| 1 +\| 67 +\|", text)
 
 
 def test_device_comparison_golden() -> None:
     text = golden("llama31_8b_compare_devices")
     # fp8 KV cache: 32 queries x 4097 tokens x 32 layers x (K, V) x 8 heads x 128 x 1 B = 8 GiB
     assert "(KV cache) 8.00 GiB" in text
-    # every weight fp8: (80e9 - 8,030,261,248 B) / (4097 x 32 x 2 x 8 x 128 B per query) = 268
-    assert re.search(
-        r"\| H100-SXM5-80GB \| TPOT [\d.]+ ms +\| [\d,]+ +\| memory .*\| 268 +\|", text
-    )
+    # every weight fp8, 8,030,261,248 B, beside 4097 x 32 x 2 x 8 x 128 = 268,500,992 B of KV per
+    # query, in the usable memory: H100 (85.5e9 - 8,030,261,248) / 268,500,992 = 288.5 -> 288;
+    # A100 85.9e9 -> 290.02 -> 290; L40S 48.3e9 -> 149.98 -> 149; MI300X 205.8e9 -> 736.6 -> 736
+    for device, batch in (("H100-SXM5-80GB", 288), ("A100-SXM4-80GB", 290), ("L40S-48GB", 149)):
+        pattern = rf"\| {device} +\| TPOT [\d.]+ ms +\| [\d,]+ +\| memory .*\| {batch} +\|"
+        assert re.search(pattern, text), device
+    assert re.search(r"\| MI300X-192GB +\| TPOT [\d.]+ ms .*/ 191\.67 GiB .*\| 736 +\|", text)
     # 3350 vs 5300 GB/s: a memory-bound step is ~1.58x faster on the MI300X
     h100 = float(re.search(r"H100-SXM5-80GB \| TPOT ([\d.]+) ms", text).group(1))  # type: ignore[union-attr]
     mi300 = float(re.search(r"MI300X-192GB +\| TPOT ([\d.]+) ms", text).group(1))  # type: ignore[union-attr]
@@ -220,11 +227,20 @@ def test_deepseek_v3_absorbed_decode_hand_counts() -> None:
     assert layers["Ffn - RoutedExp_GateUp_Proj"]["flops"] == 2 * 8 * 7168 * 2 * 2048
     assert doc["storage"]["kv_cache_bytes"] == 61 * 4096 * 576 * 2
     # fp8 weights, ~673 GB: a MoE layer holds 256 x 3 x 7168 x 2048 expert weights (11.27 GB)
-    # + ~0.2 GB of attention. 9 H100s cannot hold it: TP must be a power of two dividing 128
-    # heads, and PP 9 puts 7 MoE layers (~80.4 GB) on one 80 GB device; TP 2 x PP 5 (13 layers,
-    # half of each, ~75 GB) fits. On 141 GB H200s PP 5 fits (12 MoE layers, ~138 GB).
+    # + ~0.2 GB of attention. An H100 holds 81,559 MiB = 85.5 GB. TP 8 on 8 devices holds an
+    # eighth of every weight, the latent cache whole (MLA keeps it per device), and whole copies
+    # of what TP does not split: per layer the fp8 down-projections q_a (7168 x 1536) and kv_a
+    # (7168 x 576) and, in bf16, four norms (7168, 7168, 1536, 512) and on 58 MoE layers the
+    # router (256 x 7168): 7/8 of them is the excess over an eighth.
     h100, h200 = doc["hardware"]
-    assert h100["smallest_fit"]["devices"] == 10 and h100["smallest_fit"]["tensor"] == 2
+    kv = 61 * 4096 * 576 * 2
+    weights = h100["storage_bytes"] - kv
+    whole = 61 * (7168 * (1536 + 576) + 2 * (2 * 7168 + 1536 + 512)) + 58 * 256 * 7168 * 2
+    tp8 = weights / 8 + whole * 7 / 8 + kv
+    assert 80e9 < tp8 == pytest.approx(85.43e9, rel=1e-3) and tp8 < 85.5e9
+    # 7 devices cannot: TP must be a power of two dividing 128 heads, so PP 7 (9 layers, ~103 GB
+    # on a device). On 150.8 GB H200s PP 5 fits (12 MoE layers, ~138 GB); 4 would be ~168 GB each.
+    assert h100["smallest_fit"]["devices"] == 8 and h100["smallest_fit"]["tensor"] == 8
     assert h200["smallest_fit"]["devices"] == 5 and h200["smallest_fit"]["pipeline"] == 5
     assert h100["step_time_s"] / h200["step_time_s"] == pytest.approx(4800 / 3350, rel=0.02)
 
@@ -264,6 +280,9 @@ def test_tensor_parallel_golden_per_device_memory_by_hand() -> None:
     expected_ms = 1e3 * (reads / 3350e9 + links / 450e9)
     match = re.search(r"\| H100-SXM5-80GB \| TPOT ([\d.]+) ms", text)
     assert match is not None and float(match.group(1)) == pytest.approx(expected_ms, rel=0.02)
+    # queries whose KV fits beside the weights in 85.5 GB: 50.2e9 / 335,544,320 B = 149.7
+    assert (85_500_000_000 - weights) // (kv // 32) == 149
+    assert re.search(r"\| 42\.86 GiB / 79\.63 GiB +\| yes +\| 3 \(PP 3\) +\| 149 +\|", text)
 
 
 def test_pipeline_golden_stages() -> None:
@@ -281,6 +300,13 @@ def test_pipeline_golden_stages() -> None:
     assert h100["step_time_s"] == max(h100["stage_times_s"])
     # the last stage also runs the 128256 x 8192 LM head: it is the busiest
     assert h100["busiest_stage"] == 1
+    # and holds the most: per device 40 layers of (q, o 8192 x 4096; k, v 8192 x 512; gate, up,
+    # down 3 x 8192 x 14336; two norms 8192) + half the LM head + the final norm, in bf16;
+    # KV per query 40 layers x 4096 x (K, V) x 4 heads x 128 x 2 B. In 85.5 GB: 149.7 -> 149
+    layer = 2 * 8192 * 4096 + 2 * 8192 * 512 + 3 * 8192 * 14336 + 2 * 8192
+    weights = 2 * (40 * layer + 64128 * 8192 + 8192)
+    assert doc["stages"][1]["weight_bytes"] == weights == 35_277_520_896
+    assert h100["max_batch"] == (85_500_000_000 - weights) // (40 * 4096 * 2 * 4 * 128 * 2) == 149
     names = [layer["name"] for layer in doc["layers"]]
     assert names[-2:] == ["LM Head", "LM Head - AllGather"] and "Embedding" not in names
 
@@ -298,3 +324,17 @@ def test_sweep_goldens_agree_and_add_up() -> None:
     assert int(one["flops"]) == pytest.approx(2 * params + 4 * 32 * 128 * 1025 * 32, rel=0.005)
     table = golden("llama31_8b_sweep_table")
     assert table.count("\n| ") == 8 + 1  # a header and one line per scenario
+
+
+def test_expert_parallel_golden_max_batch_by_hand() -> None:
+    # Mixtral 8x7B, TP 4 x EP 4, bf16: per layer a device holds q, o 4096 x 1024, k, v 4096 x 256
+    # (2 of 8 KV heads), 2 whole experts of 3 x 4096 x 14336, the router 4096 x 8 and two norms;
+    # plus a quarter of the 32000 x 4096 embedding and LM head, and the final norm.
+    layer = 2 * 4096 * 1024 + 2 * 4096 * 256 + 2 * 3 * 4096 * 14336 + 8 * 4096 + 2 * 4096
+    weights = 2 * (32 * layer + 2 * 8000 * 4096 + 4096)
+    kv = 32 * 2048 * 2 * 2 * 128 * 2  # per query: 32 layers x 2048 tokens x (K, V) x 2 heads
+    text = golden("mixtral_8x7b_ep4_decode")
+    assert f"{(weights + 64 * kv) / 2**30:.2f} GiB / 79.63 GiB" in text  # 85.5e9 B
+    # (85.5e9 - 23,353,368,576) / 67,108,864 = 926.06 -> 926
+    assert (85_500_000_000 - weights) // kv == 926
+    assert re.search(r"\| H100-SXM5-80GB \| TPOT [\d.]+ ms .*\| 926 +\|", text)

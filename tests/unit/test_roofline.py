@@ -51,11 +51,11 @@ def test_fit_min_devices_and_max_batch() -> None:
     # Llama-3.1-70B bf16: 70,553,706,496 x 2 B = 141.1 GB of weights: not on one 80 GB H100
     big = _on("meta-llama__Llama-3.1-70B", (1024,), (1,), "H100-SXM5-80GB")
     assert not big.fits and big.min_devices == 2 and big.max_batch == 0
-    # Llama-2-7B fp16 decode at 512 tokens on 80 GB: (80e9 - 13,476,831,232) / 268,435,456 B of
-    # KV per query = 247.8 -> 247 queries
+    # Llama-2-7B fp16 decode at 512 tokens on an A100 "80GB" (81,920 MiB = 85.9 GB usable):
+    # (85.9e9 - 13,476,831,232) / 268,435,456 B of KV per query = 269.8 -> 269 queries
     small = _on("meta-llama__Llama-2-7b-hf", (511,), (1,), "A100-SXM4-80GB")
     assert small.fits and small.min_devices == 1
-    assert small.max_batch == (80 * 10**9 - 6_738_415_616 * 2) // (32 * 512 * 2 * 4096 * 2)
+    assert small.max_batch == (85_900_000_000 - 6_738_415_616 * 2) // (32 * 512 * 2 * 4096 * 2)
 
 
 def test_shares_of_peak_are_fractions_and_phase_of_mixed_batch() -> None:
