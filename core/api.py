@@ -21,7 +21,7 @@ from typing import Any
 
 from core.base_parser import BaseModelConfigParser, TransformerMode
 from core.errors import UsageError
-from core.hardware.roofline import Execution, HardwareResult, on_hardware
+from core.hardware.roofline import Execution, HardwareResult, default_efficiency, on_hardware
 from core.hardware.sizing import Fit, smallest_fit
 from core.hardware.specs import HardwareSpec, resolve_hardware
 from core.layers.mla import MlaMode
@@ -95,18 +95,35 @@ def analyze_model(
     tensor_parallel: int = 1,
     pipeline_parallel: int = 1,
     expert_parallel: int = 1,
-    **model_options: Any,
+    weight_dtype: str | None = None,
+    activation_dtype: str | None = None,
+    kv_cache_dtype: str | None = None,
+    mla: str | MlaMode = MlaMode.AUTO,
+    mode: str | TransformerMode = TransformerMode.Text,
+    efficiency_profile: str | None = None,
+    efficiency: Mapping[str, Any] | None = None,
 ) -> Analysis:
     """Analyse one step of a batch (per-query cached and input tokens, repeated to `batch_size`)
-    of `model`, optionally on `hardware`, one device's share under the given parallelism.
-    `model_options` are `load_model`'s."""
+    of `model`, optionally on `hardware`, one device's share under the given parallelism. The
+    formats, `mla` and `mode` are `load_model`'s; `efficiency_profile` and `efficiency` (parameter
+    values) choose the expected estimate's parameters (core/hardware/efficiency.py)."""
     queries = QueryConfig.from_lists(cached_tokens, input_tokens, batch_size)
     parallel = Parallelism(tensor_parallel, pipeline_parallel, expert_parallel)
     devices = resolve_devices(hardware)
-    source, parser = load_model(model, **model_options)
+    source, parser = load_model(
+        model,
+        weight_dtype=weight_dtype,
+        activation_dtype=activation_dtype,
+        kv_cache_dtype=kv_cache_dtype,
+        mla=mla,
+        mode=mode,
+    )
     report = analyze(parser, queries, parallel, source=source)
     execution = Execution(execution)
-    results = tuple(on_hardware(report, hw, execution) for hw in devices)
+    results = tuple(
+        on_hardware(report, hw, execution, default_efficiency(hw, efficiency_profile, efficiency))
+        for hw in devices
+    )
     fits: tuple[Fit | None, ...] = ()
     if find_smallest_fit:
         expert = parallel.ep > 1
@@ -131,6 +148,8 @@ class Scenario:
     tokens_per_s: float | None = None
     bound: str | None = None
     fits: bool | None = None
+    expected_step_time_s: float | None = None
+    expected_tokens_per_s: float | None = None
 
 
 def sweep(
@@ -142,6 +161,8 @@ def sweep(
     hardware: Iterable[HardwareSource] = (),
     execution: str | Execution = Execution.FUSED,
     parallel: Parallelism = SINGLE_DEVICE,
+    efficiency_profile: str | None = None,
+    efficiency: Mapping[str, Any] | None = None,
     **model_options: Any,
 ) -> list[Scenario]:
     """Every (batch size, cached tokens) pair: B queries of `cached` + `input_tokens` tokens,
@@ -153,6 +174,7 @@ def sweep(
     else:
         parser = load_model(model, **model_options)[1]
     devices = resolve_devices(hardware)
+    effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
     execution = Execution(execution)
     scenarios = []
     for cached in cached_tokens:
@@ -162,8 +184,8 @@ def sweep(
             base = (batch, cached, input_tokens, report.total.flops, float(memory))
             if not devices:
                 scenarios.append(Scenario(*base))
-            for hw in devices:
-                result = on_hardware(report, hw, execution)
+            for hw, eff in zip(devices, effs, strict=True):
+                result = on_hardware(report, hw, execution, eff)
                 scenarios.append(
                     Scenario(
                         *base,
@@ -172,6 +194,8 @@ def sweep(
                         result.tokens_per_s,
                         result.bound,
                         result.fits,
+                        result.expected_step_time_s,
+                        result.expected_tokens_per_s,
                     )
                 )
     return scenarios

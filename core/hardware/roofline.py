@@ -15,15 +15,24 @@ Execution model (`execution`):
 The step time of a device is the sum over its rows of time x blocks: ops run one after another,
 each at its own roofline, communication not overlapped. With pipeline parallelism the busiest
 stage decides the step time (steady-state pipelining).
+
+Two estimates come out of every step: the **ideal** roofline above (a bound: no engine beats it)
+and the **expected** time of a real engine, the same rows through the efficiency model of
+core/hardware/efficiency.py (achievable bandwidth and GEMM efficiency, launch and per-step
+overheads, collective latency), whose parameters were fitted on published measurements.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
+from typing import Any
 
+from core.errors import UsageError
+from core.hardware.efficiency import Efficiency, default_profile, efficiency_for
 from core.hardware.specs import HardwareSpec
 from core.model.report import Report, Stage
 from core.model.rows import OpKind, Row
@@ -45,6 +54,7 @@ class RowTiming:
     peak: str  # the compute format whose peak was used
     fused: bool  # an elementwise op fused into a neighbour: only its FLOPs take time
     comm_s: float = 0.0  # interconnect time, per block
+    expected_s: float = 0.0  # the expected time of a real engine, per block
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,16 @@ class HardwareResult:
     min_devices: int  # devices whose memory holds the model's weights + KV (1 when it fits)
     max_batch: int  # largest batch of this query mix whose weights + KV fit on the devices
     notes: tuple[str, ...]  # formats a device has no peak for, what ran instead; untimed links
+    efficiency: Efficiency  # the parameters of the expected estimate
+    expected_stage_times_s: tuple[float, ...]
+    expected_step_time_s: float  # the busiest stage's expected time + the per-step overhead
+    expected_tokens_per_s: float
+
+    @property
+    def expected_stage(self) -> int:
+        """The stage whose expected time is the longest."""
+        times = self.expected_stage_times_s
+        return max(range(len(times)), key=lambda i: times[i])
 
     @property
     def rows(self) -> tuple[RowTiming, ...]:
@@ -72,18 +92,53 @@ class HardwareResult:
         return self.stage_rows[self.stage]
 
 
-def time_row(row: Row, hw: HardwareSpec, execution: Execution) -> RowTiming:
+def time_row(
+    row: Row, hw: HardwareSpec, execution: Execution, eff: Efficiency | None = None
+) -> RowTiming:
+    """The ideal time of one row per block (and, with `eff`, its expected time)."""
     if row.comm is not None:
         link = hw.interconnect_bandwidth
         comm_s = row.comm.seconds(link) if link else 0.0
-        return RowTiming(row.name, comm_s, 0.0, 0.0, "communication", row.peak, False, comm_s)
+        expected = 0.0
+        if eff is not None:
+            expected = eff.collective_latency_s + (
+                row.comm.seconds(link * eff.interconnect) if link else 0.0
+            )
+        return RowTiming(
+            row.name, comm_s, 0.0, 0.0, "communication", row.peak, False, comm_s, expected
+        )
     used, peak = hw.peak_for(row.peak)
     compute_s = row.cost.flops / (peak * hw.compute_efficiency)
     fused = execution is Execution.FUSED and row.kind is OpKind.ELEMENTWISE
     moved = 0 if fused else row.cost.total_bytes
-    memory_s = float(moved) / (hw.memory_bandwidth * hw.memory_efficiency)
+    bandwidth = hw.memory_bandwidth * hw.memory_efficiency
+    memory_s = float(moved) / bandwidth
     bound = "compute" if compute_s >= memory_s else "memory"
-    return RowTiming(row.name, max(compute_s, memory_s), compute_s, memory_s, bound, used, fused)
+    expected = 0.0
+    if eff is not None:
+        expected = _expected(row, eff, used, compute_s, bandwidth, fused)
+    return RowTiming(
+        row.name, max(compute_s, memory_s), compute_s, memory_s, bound, used, fused, 0.0, expected
+    )
+
+
+def _expected(
+    row: Row, eff: Efficiency, used: str, compute_s: float, bandwidth: float, fused: bool
+) -> float:
+    """The expected time of a (non-communication) row per block: the efficiency model."""
+    if fused:  # runs inside its neighbour's kernel: only its arithmetic, on the vector units
+        return compute_s
+    cost = row.cost
+    weight_bytes = float(cost.weight_bytes)
+    if row.kind is OpKind.GEMM:
+        compute_s /= eff.gemm_efficiency(used, row.tokens / row.matrices)
+        if row.weight_peak and row.weight_peak != row.peak:  # dequantized on the fly
+            weight_bytes /= eff.dequant.get(row.weight_peak, 1.0)
+    elif row.kind in (OpKind.ATTENTION, OpKind.SCAN):
+        compute_s /= eff.attention
+    moved = weight_bytes + float(cost.input_bytes + cost.output_bytes)
+    memory_s = moved / (bandwidth * eff.bandwidth)
+    return max(compute_s, memory_s) + eff.kernel_launch_s
 
 
 def _stage_time(stage: Stage, timings: tuple[RowTiming, ...]) -> float:
@@ -91,15 +146,26 @@ def _stage_time(stage: Stage, timings: tuple[RowTiming, ...]) -> float:
 
 
 def on_hardware(
-    report: Report, hw: HardwareSpec, execution: Execution = Execution.FUSED
+    report: Report,
+    hw: HardwareSpec,
+    execution: Execution = Execution.FUSED,
+    efficiency: Efficiency | None = None,
 ) -> HardwareResult:
+    """The step on `hw`: ideal and expected times (with `efficiency`, default the default
+    profile's parameters for the device's family and what its spec file sets)."""
+    eff = efficiency if efficiency is not None else default_efficiency(hw)
     stage_rows = tuple(
-        tuple(time_row(row, hw, execution) for row in stage.rows) for stage in report.stages
+        tuple(time_row(row, hw, execution, eff) for row in stage.rows) for stage in report.stages
     )
     stage_times = tuple(
         _stage_time(stage, timings)
         for stage, timings in zip(report.stages, stage_rows, strict=True)
     )
+    expected_times = tuple(
+        sum(t.expected_s * row.blocks for t, row in zip(timings, stage.rows, strict=True))
+        for stage, timings in zip(report.stages, stage_rows, strict=True)
+    )
+    expected_step = max(expected_times) + eff.step_overhead_s
     busiest = max(range(len(stage_times)), key=lambda i: stage_times[i])
     stage, timings, step = report.stages[busiest], stage_rows[busiest], stage_times[busiest]
 
@@ -143,7 +209,23 @@ def on_hardware(
         min_devices=max(1, math.ceil(Fraction(report.model_storage_bytes) / hw.memory_bytes)),
         max_batch=_max_batch(report, hw),
         notes=tuple(sorted(notes)),
+        efficiency=eff,
+        expected_stage_times_s=expected_times,
+        expected_step_time_s=expected_step,
+        expected_tokens_per_s=produced / expected_step if expected_step else math.inf,
     )
+
+
+def default_efficiency(
+    hw: HardwareSpec, profile: str | None = None, overrides: Mapping[str, Any] | None = None
+) -> Efficiency:
+    """The efficiency parameters for `hw`: a profile's (default: the default one) for its
+    family, then what its spec file sets, then `overrides` (the command line's)."""
+    eff = efficiency_for(profile or default_profile(), hw.family or "")
+    from_spec = getattr(hw, "efficiency", None)
+    if from_spec:
+        eff = eff.with_values(from_spec, hw.name)
+    return eff.with_values(overrides, "--efficiency", UsageError) if overrides else eff
 
 
 def _max_batch(report: Report, hw: HardwareSpec) -> int:

@@ -30,6 +30,9 @@ Spec file schema (JSON or YAML; unknown keys are an error, to catch typos):
     interconnect: NVLink           # optional
     interconnect_gb_s: 900         # optional, per device, bidirectional
     family: hopper                 # optional, one of FAMILIES (anything else is an error)
+    efficiency:                    # optional: parameters of the expected estimate for this
+      bandwidth: 0.82              #   device, over the profile's (core/hardware/efficiency.py)
+      gemm: {bf16: 0.7, fp8: 0.5}
     source: vendor datasheet, ...  # optional for user files
 
 `family` must be a known name, not free text: code may pick per-architecture parameters by it, so
@@ -46,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import HardwareSpecError
+from core.hardware.efficiency import IDEAL
 from core.model.config import read_json, read_text
 
 # Compute formats a spec may give a peak for.
@@ -98,6 +102,7 @@ class HardwareSpec:
     interconnect_bandwidth: float | None = None  # bytes/s, per device, bidirectional
     source: str = ""
     family: str | None = None  # a key of FAMILIES, or None (a spec file that names none)
+    efficiency: Mapping[str, Any] | None = None  # a spec file's expected-estimate parameters
 
     def peak_for(self, fmt: str) -> tuple[str, float]:
         """(format actually used, its dense peak FLOP/s) for multiplies in `fmt`."""
@@ -436,6 +441,7 @@ _KEYS = {
     "interconnect",
     "interconnect_gb_s",
     "family",
+    "efficiency",
     "source",
 }
 
@@ -505,6 +511,11 @@ def spec_from_dict(data: Any, where: str) -> HardwareSpec:
             f"{where}: unknown family {family!r} (families: {', '.join(FAMILIES)}; "
             "leave it out for any other device)"
         )
+    tuning = data.get("efficiency")
+    if tuning is not None:
+        if not isinstance(tuning, Mapping):
+            raise HardwareSpecError(f"{where}: 'efficiency' must map parameters to values")
+        IDEAL.with_values(tuning, where)
     return HardwareSpec(
         name=name,
         memory_bytes=int(_decimal(data, "memory_gb", where) * _GIGA),
@@ -520,6 +531,7 @@ def spec_from_dict(data: Any, where: str) -> HardwareSpec:
         ),
         source=str(data.get("source") or f"user spec {where}"),
         family=family,
+        efficiency=dict(tuning) if tuning is not None else None,
     )
 
 

@@ -94,10 +94,12 @@ class OpBuilder:
         cost = cost * groups
         params = (k * n + (n if bias else 0)) * groups
         param_bytes = (k * n * fmt.bytes + (n * bias_fmt.bytes if bias else 0)) * groups
+        matrices = 1.0
         if experts is not None:
             held, touched = experts
             cost = replace(cost, weight_bytes=round(touched * cost.weight_bytes))
             params, param_bytes = params * held, param_bytes * held
+            matrices = max(touched, 1.0)
         return Row(
             name,
             cost,
@@ -108,6 +110,8 @@ class OpBuilder:
             category,
             replicated=replicated,
             tokens=tokens,
+            matrices=matrices,
+            weight_peak=fmt.peak,
         )
 
     # --- elementwise --------------------------------------------------------------------------

@@ -59,6 +59,10 @@ class Row:
     # all of it, but for per-head norms, which run on the rank's heads)
     comm: Comm | None = None  # what a COMM row sends
     tokens: int = 0  # a GEMM's M: the activation rows it multiplies (0 for other kinds)
+    matrices: float = 1.0  # the weight matrices those rows spread over (routed experts: the
+    # expected distinct experts touched), so each multiplies tokens / matrices rows
+    weight_peak: str = ""  # a GEMM's weight storage class ("int4", "fp8", ...): where it differs
+    # from `peak`, the weights are dequantized on the fly (weight-only quantization)
 
     @property
     def total_cost(self) -> Cost:
@@ -83,6 +87,8 @@ class Row:
             self.replicated,
             self.comm,
             self.tokens,
+            self.matrices,
+            self.weight_peak,
         )
 
 

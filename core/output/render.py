@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from core.hardware.efficiency import parameter_values
 from core.hardware.roofline import HardwareResult, RowTiming
 from core.hardware.sizing import Fit
 from core.layers.ends import StoragePart
@@ -99,17 +100,26 @@ def render_table(report: Report, hardware: Hardware = (), fits: Fits = ()) -> st
     stage = shown_stage(report, hardware)
     headers = list(_TABLE_HEADERS)
     for result in hardware:
-        headers += [f"Time ({result.hardware.name})", f"Bound ({result.hardware.name})"]
+        name = result.hardware.name
+        headers += [f"Time ({name})", f"Expected ({name})", f"Bound ({name})"]
     body = []
     for i, row in enumerate(stage.rows):
         cells = [row.name, _block_count(row, stage), *_cost_cells(row)]
         for result in hardware:
             timing = result.stage_rows[stage.index][i]
-            cells += [format_seconds(timing.time_s), _bound_cell(timing)]
+            cells += [
+                format_seconds(timing.time_s),
+                format_seconds(timing.expected_s),
+                _bound_cell(timing),
+            ]
         body.append(cells)
     total = ["Total", "", *_cost_cells(stage.total)]
     for result in hardware:
-        total += [format_seconds(result.stage_times_s[stage.index]), result.bound]
+        total += [
+            format_seconds(result.stage_times_s[stage.index]),
+            format_seconds(result.expected_stage_times_s[stage.index]),
+            result.bound,
+        ]
     body.append(total)
     lines = [
         f"Model: {report.source} ({report.model_type}, {report.num_blocks} blocks, "
@@ -185,8 +195,10 @@ def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
     produced = "generated" if first.phase == "decode" else "processed"
     headers = [
         "Device",
-        "Latency",
-        f"Tokens/s ({produced})",
+        "Latency (ideal)",
+        "Expected",
+        f"Tokens/s ({produced}, ideal)",
+        "Expected tokens/s",
         "Bound",
         "Compute used",
         "Bandwidth used",
@@ -199,7 +211,9 @@ def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
         [
             r.hardware.name,
             f"{_LATENCY[r.phase]} {format_seconds(r.step_time_s)}",
+            format_seconds(r.expected_step_time_s),
             format_rate(r.tokens_per_s),
+            format_rate(r.expected_tokens_per_s),
             r.bound,
             format_share(r.compute_utilization),
             format_share(r.bandwidth_utilization),
@@ -214,8 +228,11 @@ def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
     table = markdown_table(headers, body)
     lines = [
         "",
-        f"On hardware: {first.phase} step, {first.execution.value} execution (ideal roofline "
-        "x the spec's efficiency factors; time = sum over rows of max(compute, memory)):",
+        f"On hardware: {first.phase} step, {first.execution.value} execution. Ideal: the roofline, "
+        "a bound (time = sum over rows of max(compute, memory) at the datasheet peaks x the "
+        "spec's factors). Expected: what a real engine takes, the efficiency model's profile "
+        + ", ".join(sorted({f"'{r.efficiency.profile}'" for r in hardware}))
+        + " fitted on published measurements (tools/calibrate.py; README: calibration).",
         "",
         table,
         "",
@@ -371,6 +388,13 @@ def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, 
         "max_batch": r.max_batch,
         "busiest_stage": r.stage,
         "stage_times_s": list(r.stage_times_s),
+        "expected_step_time_s": r.expected_step_time_s,
+        "expected_tokens_per_s": r.expected_tokens_per_s,
+        "expected_stage_times_s": list(r.expected_stage_times_s),
+        "efficiency": {
+            "profile": r.efficiency.profile,
+            "parameters": dict(parameter_values(r.efficiency)),
+        },
         "notes": list(r.notes),
         "layers": [
             {
@@ -382,6 +406,7 @@ def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, 
                 "memory_time_s": t.memory_s,
                 "comm_time_s": t.comm_s,
                 "peak": t.peak,
+                "expected_time_s": t.expected_s,
             }
             for t in r.stage_rows[stage]
         ],
@@ -417,23 +442,30 @@ def _csv_cells(cost: Cost) -> list[Any]:
 
 def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
     """One row per layer (per-block values and the block count) and a Total row (whole step);
-    with hardware, a time and a bound column per device."""
+    with hardware, the ideal time, the bound and the expected time per device."""
     stage = shown_stage(report, hardware)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    extra = [f"{key}[{r.hardware.name}]" for r in hardware for key in ("time_s", "bound")]
+    keys = ("time_s", "bound", "expected_time_s")
+    extra = [f"{key}[{r.hardware.name}]" for r in hardware for key in keys]
     writer.writerow([*_CSV_HEADERS, *extra])
     for i, row in enumerate(stage.rows):
         timing = [
             v
             for r in hardware
-            for v in (
-                f"{r.stage_rows[stage.index][i].time_s:.6g}",
-                r.stage_rows[stage.index][i].bound,
-            )
+            for t in (r.stage_rows[stage.index][i],)
+            for v in (f"{t.time_s:.6g}", t.bound, f"{t.expected_s:.6g}")
         ]
         writer.writerow([row.name, row.blocks, *_csv_cells(row.cost), *timing])
-    totals = [v for r in hardware for v in (f"{r.stage_times_s[stage.index]:.6g}", r.bound)]
+    totals = [
+        v
+        for r in hardware
+        for v in (
+            f"{r.stage_times_s[stage.index]:.6g}",
+            r.bound,
+            f"{r.expected_stage_times_s[stage.index]:.6g}",
+        )
+    ]
     writer.writerow(["Total", "", *_csv_cells(stage.total), *totals])
     return out.getvalue()
 
