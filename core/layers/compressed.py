@@ -239,9 +239,9 @@ class CompressedAttention:
                 "Attn - Index_Score",
                 queries.groups,
                 heads=i.heads,
-                dim=i.head_dim,
+                head_dim=i.head_dim,
+                top_k=i.top_k,
                 ratio=ratio,
-                replicated=True,
             ),
         ]
 

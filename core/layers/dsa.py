@@ -66,7 +66,7 @@ class DsaIndexer:
             ops.set_op_rope_req(
                 "Attn - Indexer_RoPE", tokens, self.heads + 1, self.rope_dim, replicated=True
             ),
-            ops.set_op_index_score_req(
+            ops.set_op_indexer_req(
                 "Attn - Indexer_Score",
                 queries.groups,
                 heads=self.heads,

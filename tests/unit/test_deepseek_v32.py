@@ -109,10 +109,10 @@ def test_decode_past_top_k_by_hand() -> None:
         "Attn - Indexer_Weights_Proj": (2, 16, 32, 32, 16, 4),
         # (2 q heads + 1 k) x 2 rotated dims = 6 el x 3 FLOPs; reads them + cos, sin (2 x 2)
         "Attn - Indexer_RoPE": (2, 0, 18, 0, 20, 12),
-        # 6 (token, key) pairs x 2 heads: q.k 4 MACs + weighted sum 1 MAC -> 2*2*5*6 = 120
-        # matmul; relu 2*6 = 12; the folded scale 2 -> 134. Reads q 8 + w 2 el (20 B) and 6 keys
-        # of 4 (48 B); writes 3 int32 indices (12 B)
-        "Attn - Indexer_Score": (2, 0, 134, 120, 68, 12),
+        # 6 (token, key) pairs x 2 heads: q.k 4 MACs -> 2*2*4*6 = 96 matmul; relu 1 + the
+        # weighted sum's MAC 2 -> 3*2*6 = 36; the folded scale 2 -> 134. Reads q 8 + w 2 el
+        # (20 B) and 6 keys of 4 (48 B); writes 3 int32 indices (12 B)
+        "Attn - Indexer_Score": (2, 0, 134, 96, 68, 12),
     }
     # latent attention over the 3 selected keys: 2 heads x (qk 6 + v 4) x 3 pairs x 2 = 120;
     # softmax 5*2*3 = 30, the divide 2*4 = 8; reads Q 2*6 el + 3 latents of 6 el; writes 2*4 el
@@ -197,8 +197,8 @@ def test_past_top_k_attention_reads_k_keys_per_token(config, k: int, cached: int
     assert sdpa.cost.matmul_flops == 2 * heads * qk_v * read
     score = next(r for r in report.rows if r.name == "Attn - Indexer_Score")
     # every cached key is scored, whatever k
-    dim_1 = config["index_head_dim"] + 1
-    assert score.cost.matmul_flops == 2 * config["index_n_heads"] * dim_1 * (cached + 1)
+    dim = config["index_head_dim"]
+    assert score.cost.matmul_flops == 2 * config["index_n_heads"] * dim * (cached + 1)
 
 
 @settings(max_examples=40)

@@ -113,9 +113,14 @@ def test_tiny_golden_by_hand() -> None:
         192 + 3 * 24
     )
     # the indexer scores every entry: 62 + 4 x 63 + 4 x 64 + 3 x 65 = 765 (token, entry) pairs,
-    # 2 heads x 2 x 4 FLOPs each, + 4 per (head, pair) for relu, scale, weight and head sum
+    # 2 heads x 2 x 4 FLOPs each (q.k), + 3 per (head, pair) for relu and the head-weighted sum's
+    # multiply-add, + 1 per (token, head) for the folded scales (12 x 2)
     assert layers["Attn - Index_Score"]["matmul_flops"] == 765 * 16
-    assert layers["Attn - Index_Score"]["flops"] == 765 * 16 + 765 * 8
+    assert layers["Attn - Index_Score"]["flops"] == 765 * 16 + 765 * 6 + 24
+    # it reads q and w, 12 tokens x 2 heads x (4 + 1) el, and the floor(262/4) = 65 entries of 4,
+    # 2 B each; writes the top 8 of >= 62 entries per token: 12 x 8 int32 indices
+    assert layers["Attn - Index_Score"]["input_bytes"] == (120 + 65 * 4) * 2
+    assert layers["Attn - Index_Score"]["output_bytes"] == 12 * 8 * 4
     # windows closed: CSA floor(262/4) - floor(250/4) = 3, HCA 2 - 1 = 1. Per window and
     # channel 7 FLOPs per slot, + 1 divide; + RoPE of the entry (3 x 2 dims)
     assert layers["Attn - CSA_Pool"]["flops"] == 3 * (8 * (7 * 8 + 1) + 6)  # 8 slots, 8 wide
@@ -177,11 +182,14 @@ def test_compressed_entries_closed_form(x: int, ratio: int, cap) -> None:
 @given(st.lists(st.tuples(st.integers(0, 200), st.integers(1, 20)), min_size=1, max_size=3))
 def test_indexer_scores_every_earlier_entry(qs) -> None:
     groups = [(q, 1) for q in qs]
-    cost = lightning_indexer(groups, ratio=4, heads=3, dim=5, w_act=2, w_kv=1)
+    cost = lightning_indexer(groups, ratio=4, heads=3, head_dim=5, top_k=7, w_act=2, w_key=1)
     scores = sum((p + 1) // 4 for c, n in qs for p in range(c, c + n))
+    tokens = sum(n for _, n in qs)
     assert cost.matmul_flops == 2 * 3 * 5 * scores
-    assert cost.flops == cost.matmul_flops + 4 * 3 * scores
-    assert cost.output_bytes == 2 * scores
+    assert cost.flops == cost.matmul_flops + 3 * 3 * scores + 3 * tokens
+    assert cost.output_bytes == 4 * sum(
+        min((p + 1) // 4, 7) for c, n in qs for p in range(c, c + n)
+    )
 
 
 def test_remainder_growth() -> None:

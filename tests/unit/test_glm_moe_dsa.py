@@ -66,9 +66,10 @@ def test_prefill_with_a_shared_layer_by_hand() -> None:
     rows = {r.name: r for r in _run(CONFIG, 2, 4).rows}
     score = rows["Attn - Indexer_Score"]
     # 3 layers run it; positions 2..5 score 3 + 4 + 5 + 6 = 18 (token, key) pairs:
-    # 2*1*(4+1)*18 = 180 matmul, relu 18, the folded scale 4 -> 202. Reads q 4*4 + w 4 el
-    # (40 B) and the 6 keys of 4 (48 B); writes 3 indices per token (4 x 3 x 4 B)
-    assert (score.blocks, score.cost.flops, score.cost.matmul_flops) == (3, 202, 180)
+    # q.k 2*1*4*18 = 144 matmul, relu and the weighted sum's multiply-add 3*18 = 54, the
+    # folded scale 4 -> 202. Reads q 4*4 + w 4 el (40 B) and the 6 keys of 4 (48 B); writes 3
+    # indices per token (4 x 3 x 4 B)
+    assert (score.blocks, score.cost.flops, score.cost.matmul_flops) == (3, 202, 144)
     assert (score.cost.input_bytes, score.cost.output_bytes) == (88, 48)
     # all 4 layers attend over the selection: min(p + 1, 3) = 3 keys per token, 12 pairs:
     # 2 heads x (qk 4 + v 4) x 12 x 2 = 384 matmul; softmax 5*2*12 = 120, divides 4*2*4 = 32
