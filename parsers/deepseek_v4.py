@@ -154,14 +154,7 @@ class DeepseekV4ConfigParser(BaseModelConfigParser):
 def _rope_dim(r: ConfigReader, head_dim: int) -> int:
     """Rotated dims per head: `qk_rope_head_dim`, else int(head_dim x `partial_rotary_factor`),
     else head_dim / 8 (HF's default factor 64 / 512); even, at most head_dim."""
-    factor = r.config.get("partial_rotary_factor")
-    default = head_dim // 8
-    if factor is not None:
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 1:
-            raise ConfigError(
-                f"{r.where}: 'partial_rotary_factor' must be a number in (0, 1], got {factor!r}"
-            )
-        default = int(head_dim * factor)
+    default = int(head_dim * r.rotary_factor(1 / 8))
     rope_dim = r.integer("qk_rope_head_dim", default, minimum=0)
     if rope_dim > head_dim or rope_dim % 2:
         raise ConfigError(

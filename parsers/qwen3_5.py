@@ -91,7 +91,7 @@ def qwen3_5_fields(
         "num_heads": heads,
         "num_kv_heads": kv_heads,
         "head_dim": head_dim,
-        "rot_dim": int(head_dim * _partial_rotary_factor(r)),
+        "rot_dim": int(head_dim * r.rotary_factor(0.25)),
         "attention_bias": r.flag("attention_bias", False),
         "output_gate": r.flag("attn_output_gate", True),
         "linear": tuple(kind != "full_attention" for kind in kinds),
@@ -104,20 +104,6 @@ def qwen3_5_fields(
             act=act,
         ),
     }
-
-
-def _partial_rotary_factor(r: ConfigReader) -> float:
-    """`partial_rotary_factor` from `rope_parameters`, else the text config, else 0.25."""
-    rope = r.config.get("rope_parameters")
-    if rope is not None and not isinstance(rope, Mapping):
-        raise ConfigError(f"{r.where}: 'rope_parameters' must be an object, got {rope!r}")
-    value = rope.get("partial_rotary_factor") if rope is not None else None
-    key = "rope_parameters.partial_rotary_factor"
-    if value is None:
-        value, key = r.config.get("partial_rotary_factor", 0.25), "partial_rotary_factor"
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ConfigError(f"{r.where}: '{key}' must be a number in (0, 1], got {value!r}")
-    return value
 
 
 def qwen3_5_layers(d: Qwen3_5Dims, channel: Mixer) -> list[Block]:

@@ -131,6 +131,25 @@ class ConfigReader:
             )
         return value
 
+    def rotary_factor(self, default: float, kind: str | None = None) -> float:
+        """The fraction of each head's dims RoPE rotates, `partial_rotary_factor`, found where
+        transformers 5 looks (`convert_rope_params_to_dict`): in `rope_scaling` (the old name) or
+        else `rope_parameters` (its `kind` entry where RoPE is set per layer type), else at the
+        config's top level, else the family's `default`. A number in (0, 1]."""
+        key = "rope_scaling" if self.config.get("rope_scaling") else "rope_parameters"
+        rope, path = self.config.get(key), key
+        if kind is not None and isinstance(rope, Mapping):
+            rope, path = rope.get(kind), f"{key}.{kind}"
+        if rope is not None and not isinstance(rope, Mapping):
+            raise ConfigError(f"{self.where}: '{path}' must be an object, got {rope!r}")
+        value = None if rope is None else rope.get("partial_rotary_factor")
+        name = f"{path}.partial_rotary_factor"
+        if value is None:
+            value, name = self._get("partial_rotary_factor", default), "partial_rotary_factor"
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise ConfigError(f"{self.where}: '{name}' must be a number in (0, 1], got {value!r}")
+        return value
+
     def section(self, key: str) -> ConfigReader:
         """A nested config object (e.g. llama4's `text_config`)."""
         value = self._get(key, _REQUIRED)
