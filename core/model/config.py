@@ -194,8 +194,8 @@ def attention_heads(
     return heads, kv_heads, head_dim
 
 
-def top_k_of(reader: ConfigReader, key: str, default: int, num_experts: int) -> int:
-    """Experts per token, at most the number of experts."""
+def top_k_of(reader: ConfigReader, key: str, default: int | None, num_experts: int) -> int:
+    """Experts per token, at most the number of experts (required when `default` is None)."""
     top_k = reader.integer(key, default)
     if top_k > num_experts:
         raise ConfigError(
