@@ -10,37 +10,24 @@ expert of 4; vocabulary 32; bfloat16.
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import golden, rows_by_name, run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError, UsageError
 from core.model.masks import CompressedKeys, compressed_entries_before
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
+from core.model.parallel import Parallelism
+from core.model.report import Report
 from core.model.rows import Category
 from core.model.state import Growth, State
 from core.ops import Number, lightning_indexer
 from parsers import DeepseekV4ConfigParser
 
-TINY = json.loads((ROOT / "tests/end-to-end/configs/deepseek_v4/config.json").read_text())
-GOLDEN = ROOT / "tests/end-to-end/cases/tiny_deepseek_v4_json/expected_output.txt"
-
-
-def run(config: dict[str, Any], qs, parallel: Parallelism = SINGLE_DEVICE) -> Report:
-    cached, new = zip(*qs, strict=True)
-    queries = QueryConfig.from_lists(tuple(cached), tuple(new))
-    return analyze(DeepseekV4ConfigParser(config), queries, parallel)
-
-
-def rows(report: Report) -> dict[str, Any]:
-    return {row.name: row for row in report.rows}
+TINY = tiny_config("deepseek_v4")
 
 
 # --- the tiny model by hand ----------------------------------------------------------------------
@@ -98,7 +85,7 @@ def test_tiny_state_at_262_tokens_by_hand() -> None:
 
 
 def test_tiny_golden_by_hand() -> None:
-    doc = json.loads(GOLDEN.read_text())
+    doc = golden("tiny_deepseek_v4_json")
     layers = {layer["name"]: layer for layer in doc["layers"]}
     # 250 cached + 12 new tokens at positions 250..261. Window 4: 12 x 4 = 48 pairs.
     # CSA: each token sees floor((p+1)/4) >= 62 entries, top 8 kept: + 96 -> 144 pairs.
@@ -233,8 +220,8 @@ def test_hca_before_its_first_window_attends_like_sliding(qs) -> None:
     qs = [(c, n) for c, n in qs if c + n < 128] or [(0, 1)]
     hca = {**TINY, "compress_ratios": [128] * 4}
     sliding = {**TINY, "compress_ratios": [0] * 4}
-    a = rows(run(hca, qs))["Attn - SDPA (window 4 + 1/128)"]
-    b = rows(run(sliding, qs))["Attn - SDPA (window 4)"]
+    a = rows_by_name(run(hca, qs))["Attn - SDPA (window 4 + 1/128)"]
+    b = rows_by_name(run(sliding, qs))["Attn - SDPA (window 4)"]
     assert (a.cost.flops, a.cost.matmul_flops) == (b.cost.flops, b.cost.matmul_flops)
 
 
@@ -288,7 +275,7 @@ def test_tensor_parallel_needs_whole_groups() -> None:
 def test_fp8_keeps_the_compressor_in_the_config_dtype() -> None:
     quantized = {**TINY, "quantization_config": {"quant_method": "fp8", "fmt": "e4m3",
                  "activation_scheme": "dynamic", "weight_block_size": [128, 128]}}  # fmt: skip
-    table = rows(run(quantized, [(7, 1)]))
+    table = rows_by_name(run(quantized, [(7, 1)]))
     fp8 = Fraction(8) + Fraction(32, 128 * 128)
     # HF's fp8 quantizer skips the compressor and indexer kv/gate/weights projections
     for name in ("Attn - CSA_KV_Gate_Proj", "Attn - HCA_KV_Gate_Proj", "Attn - Index_Proj"):

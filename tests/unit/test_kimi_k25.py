@@ -10,24 +10,19 @@ decides) and the text_config carries an fp8 (e4m3, per-tensor) quantization_conf
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import golden, run, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import ConfigError, UnsupportedModelError
 from core.layers import MlaMode
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
 from core.model.rows import Category
 from parsers import DeepseekV3ConfigParser, select_parser
 
-CONFIG_PATH = ROOT / "tests" / "end-to-end" / "configs" / "tiny-kimi-k25" / "config.json"
-GOLDEN = ROOT / "tests" / "end-to-end" / "cases" / "tiny_kimi_k25_decode_json"
-CONFIG: dict[str, Any] = json.loads(CONFIG_PATH.read_text())
+CONFIG: dict[str, Any] = tiny_config("tiny-kimi-k25")
 
 # Parameters per layer:
 #   MLA: q_a 8x4 = 32, q_b 4 x 2*(2+2) = 32, kv_a 8 x (4+2) = 48, kv_b 4 x 2*(2+2) = 32,
@@ -62,14 +57,8 @@ KV_BYTES_10_TOKENS = 2 * 10 * 6 * 2
 DECODE_MATMUL_FLOPS_EXPANDED = 2 * 1168 + 768 + 640 + 512
 
 
-def _report(config: dict[str, Any], qs, **options: Any) -> Report:
-    parser = select_parser(config)(config, **options)
-    cached, new = zip(*qs, strict=True)
-    return analyze(parser, QueryConfig.from_lists(cached, new))
-
-
 def test_parameters_state_and_flops_are_the_hand_count() -> None:
-    report = _report(CONFIG, [(9, 1)], mla=MlaMode.EXPANDED)
+    report = run(CONFIG, [(9, 1)], mla=MlaMode.EXPANDED)
     assert {k: v for k, v in report.parameters.items() if v} == PARAMETERS
     assert report.weight_bytes == WEIGHT_BYTES
     assert report.kv_cache_bytes == KV_BYTES_10_TOKENS
@@ -77,7 +66,7 @@ def test_parameters_state_and_flops_are_the_hand_count() -> None:
 
 
 def test_the_golden_case_is_the_hand_count() -> None:
-    doc = json.loads((GOLDEN / "expected_output.txt").read_text())
+    doc = golden("tiny_kimi_k25_decode_json")
     assert {k: v for k, v in doc["parameters"].items() if v} == PARAMETERS
     assert doc["storage"]["weight_bytes"] == WEIGHT_BYTES
     assert doc["storage"]["kv_cache_bytes"] == KV_BYTES_10_TOKENS
@@ -98,7 +87,7 @@ def test_the_nested_quantization_config_sets_the_formats() -> None:
 def test_the_wrapper_decides_the_tying_default_true() -> None:
     untied = {k: v for k, v in CONFIG.items() if k != "tie_word_embeddings"}
     text = {**CONFIG["text_config"], "tie_word_embeddings": False}
-    report = _report({**untied, "text_config": text}, [(0, 1)])
+    report = run({**untied, "text_config": text}, [(0, 1)])
     assert report.parameters["lm_head"] == 0  # Kimi_K25Config ties unless told otherwise
     assert report.parameters["total"] == PARAMETERS["total"] - 256
 
@@ -135,10 +124,10 @@ queries = st.lists(st.tuples(st.integers(0, 30), st.integers(1, 6)), min_size=1,
 @given(kimi_text_configs(), queries, st.sampled_from(list(MlaMode)))
 def test_the_wrapper_is_its_text_model(text: dict[str, Any], qs, mode: MlaMode) -> None:
     tie = text["tie_word_embeddings"]
-    wrapped = _report(
+    wrapped = run(
         {"model_type": "kimi_k25", "tie_word_embeddings": tie, "text_config": text}, qs, mla=mode
     )
-    bare = _report({**text, "model_type": "deepseek_v3"}, qs, mla=mode)
+    bare = run({**text, "model_type": "deepseek_v3"}, qs, mla=mode)
     assert wrapped.rows == bare.rows
     assert wrapped.parameters == bare.parameters
     assert wrapped.kv_cache_bytes == bare.kv_cache_bytes
