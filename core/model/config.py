@@ -171,13 +171,16 @@ class ConfigReader:
 
 
 def attention_heads(
-    reader: ConfigReader, hidden_size: int, head_dim_default: int | None = None
+    reader: ConfigReader,
+    hidden_size: int,
+    head_dim_default: int | None = None,
+    kv_heads_default: int | None = None,
 ) -> tuple[int, int, int]:
-    """(H, H_kv, d) from `num_attention_heads`, `num_key_value_heads` (default: H, i.e. MHA) and
-    `head_dim` (an explicit value wins; then the family's own default, e.g. 256 for Gemma; else
-    hidden_size // H, which must then divide)."""
+    """(H, H_kv, d) from `num_attention_heads`, `num_key_value_heads` (default: the family's,
+    else H, i.e. MHA) and `head_dim` (an explicit value wins; then the family's own default, e.g.
+    256 for Gemma; else hidden_size // H, which must then divide)."""
     heads = reader.integer("num_attention_heads")
-    kv_heads = reader.integer("num_key_value_heads", heads)
+    kv_heads = reader.integer("num_key_value_heads", kv_heads_default or heads)
     if heads % kv_heads:
         raise ConfigError(
             f"{reader.where}: num_attention_heads ({heads}) is not a multiple of "
