@@ -1,5 +1,5 @@
-"""Scaffolding the family tests share: their tiny configs and JSON goldens, and one analysed step
-of queries written as (cached, input) pairs."""
+"""Scaffolding the family tests share: their tiny configs and JSON goldens, one analysed step of
+queries written as (cached, input) pairs, and config strategies for property tests."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from conftest import ROOT
+from hypothesis import strategies as st
 
 from core.base_parser import BaseModelConfigParser
 from core.model.parallel import SINGLE_DEVICE, Parallelism
@@ -57,3 +58,30 @@ def rows_by_name(report: Report) -> dict[str, Row]:
 def row_costs(report: Report) -> list[tuple]:
     """What two reports must share to cost the same, row by row."""
     return [(r.cost, r.params, r.blocks) for r in report.rows]
+
+
+@st.composite
+def deepseek_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Small DeepSeek-V3 configs (MLA, dense and MoE layers) for property tests."""
+    experts = draw(st.integers(2, 8))
+    layers = draw(st.integers(1, 3))
+    return {
+        "model_type": "deepseek_v3",
+        "hidden_size": draw(st.sampled_from([16, 32])),
+        "num_attention_heads": draw(st.integers(1, 4)),
+        "q_lora_rank": draw(st.sampled_from([None, 8, 12])),
+        "kv_lora_rank": draw(st.sampled_from([4, 8, 16])),
+        "qk_nope_head_dim": draw(st.sampled_from([2, 4, 8])),
+        "qk_rope_head_dim": draw(st.sampled_from([2, 4])),
+        "v_head_dim": draw(st.sampled_from([2, 4, 8])),
+        "intermediate_size": draw(st.integers(4, 32)),
+        "moe_intermediate_size": draw(st.integers(2, 16)),
+        "n_routed_experts": experts,
+        "num_experts_per_tok": draw(st.integers(1, experts)),
+        "n_shared_experts": draw(st.integers(0, 2)),
+        "first_k_dense_replace": draw(st.integers(0, layers)),
+        "num_hidden_layers": layers,
+        "vocab_size": draw(st.integers(1, 64)),
+        "attention_bias": draw(st.booleans()),
+        "torch_dtype": "bfloat16",
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from helpers import row_costs, step
+from helpers import deepseek_configs, row_costs, step
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -70,32 +70,6 @@ def test_routing_every_token_to_every_expert_reads_them_all(config, qs, experts:
         if row.category is Category.MLP_ROUTED and row.params:
             # all experts read exactly once, whatever the token count
             assert row.cost.weight_bytes == row.param_bytes
-
-
-@st.composite
-def deepseek_configs(draw: st.DrawFn) -> dict[str, Any]:
-    experts = draw(st.integers(2, 8))
-    layers = draw(st.integers(1, 3))
-    return {
-        "model_type": "deepseek_v3",
-        "hidden_size": draw(st.sampled_from([16, 32])),
-        "num_attention_heads": draw(st.integers(1, 4)),
-        "q_lora_rank": draw(st.sampled_from([None, 8, 12])),
-        "kv_lora_rank": draw(st.sampled_from([4, 8, 16])),
-        "qk_nope_head_dim": draw(st.sampled_from([2, 4, 8])),
-        "qk_rope_head_dim": draw(st.sampled_from([2, 4])),
-        "v_head_dim": draw(st.sampled_from([2, 4, 8])),
-        "intermediate_size": draw(st.integers(4, 32)),
-        "moe_intermediate_size": draw(st.integers(2, 16)),
-        "n_routed_experts": experts,
-        "num_experts_per_tok": draw(st.integers(1, experts)),
-        "n_shared_experts": draw(st.integers(0, 2)),
-        "first_k_dense_replace": draw(st.integers(0, layers)),
-        "num_hidden_layers": layers,
-        "vocab_size": draw(st.integers(1, 64)),
-        "attention_bias": draw(st.booleans()),
-        "torch_dtype": "bfloat16",
-    }
 
 
 @given(deepseek_configs(), queries)
