@@ -46,7 +46,7 @@ CSA = "compressed_sparse_attention"
 HCA = "heavily_compressed_attention"
 # HF's `_COMPRESS_RATIO_TO_LAYER_TYPE`: what a legacy `compress_ratios` entry names.
 RATIO_KINDS = {0: SLIDING, 4: CSA, 128: HCA}
-MLP_KINDS = ("hash_moe", "moe")
+MLP_KINDS = frozenset({"hash_moe", "moe"})
 SCORING_FUNCS = ("sqrtsoftplus", "softmax", "sigmoid")
 
 
@@ -219,11 +219,4 @@ def _check_ffn(r: ConfigReader, layers: int) -> None:
     if r.flag("mlp_bias", False):
         raise ConfigError(f"{r.where}: 'mlp_bias' true is not modelled")
     r.integer("num_hash_layers", 3, minimum=0)
-    kinds = r.config.get("mlp_layer_types")
-    if kinds is not None and (
-        not isinstance(kinds, list) or len(kinds) != layers or not set(kinds) <= set(MLP_KINDS)
-    ):
-        raise ConfigError(
-            f"{r.where}: 'mlp_layer_types' must list one of {', '.join(MLP_KINDS)} for each of "
-            f"the {layers} layers"
-        )
+    r.layer_types(layers, MLP_KINDS, key="mlp_layer_types")

@@ -172,13 +172,8 @@ def _sliding(r: ConfigReader, layers: int) -> tuple[bool, ...]:
 
 
 def _moe_layers(r: ConfigReader, layers: int) -> frozenset[int]:
-    kinds = r.config.get("mlp_layer_types")
+    kinds = r.layer_types(layers, frozenset({"dense", "sparse"}), key="mlp_layer_types")
     if kinds is not None:
-        if not isinstance(kinds, list) or len(kinds) != layers or set(kinds) - {"dense", "sparse"}:
-            raise ConfigError(
-                f"{r.where}: 'mlp_layer_types' must list 'dense' or 'sparse' for each of the "
-                f"{layers} layers"
-            )
         return frozenset(i for i, kind in enumerate(kinds) if kind == "sparse")
     freq = _flags(r, "moe_layer_freq", layers)
     if freq is not None:

@@ -119,14 +119,21 @@ class ConfigReader:
             )
         return value
 
-    def layer_types(self, layers: int, allowed: frozenset[str]) -> list[str] | None:
-        """`layer_types`: one attention kind per layer, or None when absent."""
-        value = self._get("layer_types", None)
+    def layer_types(
+        self, layers: int, allowed: frozenset[str], key: str = "layer_types"
+    ) -> list[str] | None:
+        """`layer_types` (or another per-layer list, e.g. `mlp_layer_types`): one of `allowed`
+        per layer, or None when absent."""
+        value = self._get(key, None)
         if value is None:
             return None
-        if not isinstance(value, list) or len(value) != layers or not set(value) <= allowed:
+        if (
+            not isinstance(value, list)
+            or len(value) != layers
+            or not all(isinstance(kind, str) and kind in allowed for kind in value)
+        ):
             raise ConfigError(
-                f"{self.where}: 'layer_types' must list one of {', '.join(sorted(allowed))} "
+                f"{self.where}: '{key}' must list one of {', '.join(sorted(allowed))} "
                 f"for each of the {layers} layers"
             )
         return value

@@ -306,6 +306,7 @@ def test_fp8_keeps_the_compressor_in_the_config_dtype() -> None:
         ({"scoring_func": "relu"}, "scoring_func"),
         ({"swiglu_limit": "ten"}, "swiglu_limit"),
         ({"mlp_layer_types": ["moe"]}, "mlp_layer_types"),
+        ({"mlp_layer_types": [["moe"]] * 4}, "mlp_layer_types"),
         ({"num_hash_layers": -1}, "num_hash_layers"),
         ({"hc_mult": 0}, "hc_mult"),
         ({"index_topk": 0}, "index_topk"),

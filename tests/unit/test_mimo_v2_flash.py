@@ -209,6 +209,7 @@ def test_tensor_parallel_ranks_share_the_split_gemms(config: dict[str, Any]) -> 
         ({"hybrid_layer_pattern": [0, True, 1, 0]}, "hybrid_layer_pattern"),
         ({"moe_layer_freq": [0, 1, 1]}, "moe_layer_freq"),
         ({"mlp_layer_types": ["dense", "moe", "sparse", "sparse"]}, "mlp_layer_types"),
+        ({"mlp_layer_types": [["dense"], "sparse", "sparse", "sparse"]}, "mlp_layer_types"),
         ({"layer_types": ["full_attention"] * 3}, "layer_types"),
         ({"n_shared_experts": 1}, "n_shared_experts"),
         ({"partial_rotary_factor": 0}, "partial_rotary_factor"),
