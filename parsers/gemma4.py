@@ -59,7 +59,7 @@ from core.model.masks import AttentionPattern
 from parsers.gemma2 import _softcap
 
 SLIDING, FULL = "sliding_attention", "full_attention"
-_DEFAULT_ROPE: dict[str, dict[str, Any]] = {
+_DEFAULT_ROPE: Mapping[str, Mapping[str, Any]] = {  # read-only (shared by every parser)
     SLIDING: {"rope_type": "default", "rope_theta": 10_000.0},
     FULL: {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1_000_000.0},
 }

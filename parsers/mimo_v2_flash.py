@@ -65,15 +65,15 @@ class AttentionKind:
 @dataclass(frozen=True, kw_only=True)
 class MiMoV2FlashDims(DecoderDims):
     # num_heads, num_kv_heads, head_dim: the full-attention layers'; intermediate_size: dense FFN
-    full: AttentionKind
-    swa: AttentionKind
+    full: AttentionKind  # the full-attention layers' (`num_attention_heads`, ...)
+    swa: AttentionKind  # the sliding layers' (`swa_*`, defaults from the full layers')
     attention_bias: bool  # `attention_bias`, default false
     sliding_window: int  # `sliding_window_size` + 1, else `sliding_window`, default 129
-    sliding: tuple[bool, ...]  # see the module docstring
+    sliding: tuple[bool, ...]  # per layer: `layer_types`, else `hybrid_layer_pattern`, else HF's
     num_experts: int  # `n_routed_experts`, default 256
     top_k: int  # `num_experts_per_tok`, default 8
     moe_intermediate: int  # `moe_intermediate_size`, default 2048
-    moe_layers: frozenset[int]  # see the module docstring
+    moe_layers: frozenset[int]  # `mlp_layer_types`, else `moe_layer_freq`, else all but layer 0
 
 
 class MiMoV2FlashConfigParser(BaseModelConfigParser):
