@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from core.errors import ConfigError
-from core.model.masks import AttentionPattern, KeyPattern, compressed_entries_before
+from core.model.masks import KeyPattern, compressed_entries_before
 
 Number = int | Fraction
 """An exact count. FLOPs are always ints; bytes are ints, or Fractions under sub-byte formats."""
@@ -435,83 +435,58 @@ def sdpa(
     )
 
 
-# Bytes of one selected key index (int32, as the DSA indexer returns them).
+# Bytes of one selected key index (int32, as the indexers' top-k kernels return them).
 INDEX_BYTES = 4
-
-
-def index_scores(
-    queries: Iterable[tuple[tuple[int, int], int]],
-    *,
-    heads: int,
-    head_dim: int,
-    top_k: int,
-    w_act: Number,
-    w_key: Number,
-) -> Cost:
-    """DeepSeek Sparse Attention's lightning indexer: every new token t scores every key s of its
-    causal context, I(t, s) = sum_h w[t, h] * relu(q[t, h] . k[s]), and keeps the top k keys.
-    `queries` are ((cached, input), count) groups.
-
-    NB: per (token, key) pair: heads*head_dim multiply-adds for q.k and heads multiply-adds for
-        the head-weighted sum (matmul FLOPs 2*heads*(head_dim + 1), as HF runs both as matmuls),
-        + heads relus. Per token: heads multiplies (softmax_scale * heads^-1/2 folded into w).
-        Causal: the token at position p scores keys 0 .. p (n*c + n(n+1)/2 pairs; HF's eager code
-        scores the whole n x (c+n) rectangle and masks it). The top-k selection is compares, not
-        arithmetic: not counted. Reads q (T*heads*head_dim) and w (T*heads) at the activation
-        width and every key of the context once (c+n keys of head_dim at the key cache width);
-        writes the selected indices, min(p + 1, k) int32 per token.
-    """
-    selected = AttentionPattern.top_k(top_k)
-    pairs = keys = tokens = indices = 0
-    for (cached, new), count in queries:
-        pairs += count * AttentionPattern().pairs(cached, new)
-        keys += count * (cached + new)
-        tokens += count * new
-        indices += count * selected.pairs(cached, new)
-    matmul = 2 * heads * (head_dim + 1) * pairs
-    return Cost(
-        flops=matmul + heads * pairs + heads * tokens,
-        matmul_flops=matmul,
-        input_bytes=tokens * heads * (head_dim + 1) * w_act + keys * head_dim * w_key,
-        output_bytes=indices * INDEX_BYTES,
-    )
 
 
 def lightning_indexer(
     queries: Iterable[tuple[tuple[int, int], int]],
     *,
-    ratio: int,
     heads: int,
-    dim: int,
+    head_dim: int,
+    top_k: int,
+    ratio: int = 1,
     w_act: Number,
-    w_kv: Number,
+    w_key: Number,
 ) -> Cost:
-    """A lightning indexer's scores (DeepSeek-V4's CSA over its compressed keys; ratio 1 is
-    DeepSeek-V3.2's DSA over every token): each new token at position p scores each of the
-    floor((p + 1) / ratio) keys before it, sum_h w_h * relu(q_h . k) * scale, and keeps the top k.
+    """The lightning indexer of DeepSeek Sparse Attention: each new token t at position p scores
+    every key s closed at or before it, I(t, s) = sum_h w[t, h] * relu(q[t, h] . k[s]), and keeps
+    the `top_k` best. A key is one token (`ratio` 1: DeepSeek-V3.2's and GLM-5's DSA, which score
+    every token of the context) or one compressed entry per `ratio` tokens (DeepSeek-V4's CSA):
+    token p sees floor((p + 1) / ratio) keys. `queries` are ((cached, input), count) groups.
 
-    NB: q_h . k is 2*dim FLOPs per (head, token, key), a matmul (HF's scorer bmm); relu, scale,
-        head weight and the sum over heads 4 more per (head, token, key). The top-k selection
-        (comparisons) is not counted. Every key is scored, whatever top-k keeps: this is the part
-        of sparse attention that grows with the context. Reads q and the head weights
-        (T*heads*(dim + 1)) at the activation width and each distinct key once
-        (floor((c+n)/ratio) per query, dim values at the KV width); writes one score per
-        (token, key) at the activation width.
+    NB: per (head, token, key): q.k is 2*head_dim FLOPs, the matmul part (HF's scorer matmul,
+        the tensor-core tile of the engines' logits kernels); relu 1 and the head-weighted sum 2
+        (a multiply-add, vector work after the tile; HF's V4 scorer multiplies and sums, its DSA
+        code runs it as a [1 x heads] matmul: not matmul FLOPs here). Per (token, head): 1
+        multiply, both scales (softmax_scale, heads^-1/2) folded into w as DeepSeek's inference
+        code does (HF scales every score). Causal: token p scores only the keys before it
+        (ratio 1: n*c + n(n+1)/2 pairs; HF's eager code scores the whole rectangle and masks
+        it). Every key is scored whatever top-k keeps: the part of sparse attention that grows
+        with the context. The top-k selection is compares, not arithmetic: not counted. Reads q
+        and w (T*heads*(head_dim + 1)) at the activation width and every key of the context
+        once (floor((c+n)/ratio) per query, head_dim values at the key cache width); writes the
+        selected indices, min(floor((p + 1) / ratio), top_k) int32 per token: the scores stay on
+        chip (an engine that writes them out for a separate top-k kernel moves more).
     """
-    scores = keys = tokens = 0
+    scores = keys = tokens = indices = 0
     for (cached, new), count in queries:
         end = cached + new
         scores += count * (
             compressed_entries_before(end, ratio) - compressed_entries_before(cached, ratio)
         )
+        indices += count * (
+            compressed_entries_before(end, ratio, top_k)
+            - compressed_entries_before(cached, ratio, top_k)
+        )
         keys += count * (end // ratio)
         tokens += count * new
-    matmul = 2 * heads * dim * scores
+    matmul = 2 * heads * head_dim * scores
     return Cost(
-        flops=matmul + 4 * heads * scores,
+        flops=matmul + 3 * heads * scores + heads * tokens,
         matmul_flops=matmul,
-        input_bytes=tokens * heads * (dim + 1) * w_act + keys * dim * w_kv,
-        output_bytes=scores * w_act,
+        input_bytes=tokens * heads * (head_dim + 1) * w_act + keys * head_dim * w_key,
+        output_bytes=indices * INDEX_BYTES,
     )
 
 

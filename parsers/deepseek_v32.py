@@ -72,15 +72,10 @@ class DeepseekV32ConfigParser(BaseModelConfigParser):
     @staticmethod
     def moe_layers(r: ConfigReader, layers: int) -> frozenset[int]:
         """`mlp_layer_types` when given, else every layer from `first_k_dense_replace` on."""
-        kinds = r.config.get("mlp_layer_types")
+        kinds = r.layer_types(layers, _MLP_KINDS, key="mlp_layer_types")
         if kinds is None:
             first_dense = r.integer("first_k_dense_replace", 3, minimum=0)
             return frozenset(range(first_dense, layers))
-        if not kinds_of(kinds, layers, _MLP_KINDS):
-            raise ConfigError(
-                f'{r.where}: \'mlp_layer_types\' must list "dense" or "sparse" for each of '
-                f"the {layers} layers"
-            )
         return frozenset(i for i, kind in enumerate(kinds) if kind == "sparse")
 
     def indexer_layers(self, r: ConfigReader, layers: int) -> frozenset[int]:
@@ -104,12 +99,3 @@ class DeepseekV32ConfigParser(BaseModelConfigParser):
             )
             for i in range(d.num_layers)
         ]
-
-
-def kinds_of(value: Any, layers: int, allowed: frozenset[str]) -> bool:
-    """Whether `value` is a list of one of `allowed` per layer."""
-    return (
-        isinstance(value, list)
-        and len(value) == layers
-        and all(isinstance(kind, str) and kind in allowed for kind in value)
-    )

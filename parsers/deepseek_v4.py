@@ -47,7 +47,7 @@ CSA = "compressed_sparse_attention"
 HCA = "heavily_compressed_attention"
 # HF's `_COMPRESS_RATIO_TO_LAYER_TYPE`: what a legacy `compress_ratios` entry names.
 RATIO_KINDS = {0: SLIDING, 4: CSA, 128: HCA}
-MLP_KINDS = ("hash_moe", "moe")
+MLP_KINDS = frozenset({"hash_moe", "moe"})
 SCORING_FUNCS = ("sqrtsoftplus", "softmax", "sigmoid")
 
 
@@ -163,14 +163,7 @@ class DeepseekV4ConfigParser(BaseModelConfigParser):
 def _rope_dim(r: ConfigReader, head_dim: int) -> int:
     """Rotated dims per head: `qk_rope_head_dim`, else int(head_dim x `partial_rotary_factor`),
     else head_dim / 8 (HF's default factor 64 / 512); even, at most head_dim."""
-    factor = r.config.get("partial_rotary_factor")
-    default = head_dim // 8
-    if factor is not None:
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 1:
-            raise ConfigError(
-                f"{r.where}: 'partial_rotary_factor' must be a number in (0, 1], got {factor!r}"
-            )
-        default = int(head_dim * factor)
+    default = int(head_dim * r.rotary_factor(1 / 8))
     rope_dim = r.integer("qk_rope_head_dim", default, minimum=0)
     if rope_dim > head_dim or rope_dim % 2:
         raise ConfigError(
@@ -235,11 +228,4 @@ def _check_ffn(r: ConfigReader, layers: int) -> None:
     if r.flag("mlp_bias", False):
         raise ConfigError(f"{r.where}: 'mlp_bias' true is not modelled")
     r.integer("num_hash_layers", 3, minimum=0)
-    kinds = r.config.get("mlp_layer_types")
-    if kinds is not None and (
-        not isinstance(kinds, list) or len(kinds) != layers or not set(kinds) <= set(MLP_KINDS)
-    ):
-        raise ConfigError(
-            f"{r.where}: 'mlp_layer_types' must list one of {', '.join(MLP_KINDS)} for each of "
-            f"the {layers} layers"
-        )
+    r.layer_types(layers, MLP_KINDS, key="mlp_layer_types")

@@ -54,12 +54,12 @@ from core.layers import (
 )
 from core.layers.ends import ModelEnds
 from core.layers.mixer import Mixer
-from core.model.config import ConfigReader
+from core.model.config import ConfigReader, top_k_of
 from core.model.masks import AttentionPattern
 from parsers.gemma2 import _softcap
 
 SLIDING, FULL = "sliding_attention", "full_attention"
-_DEFAULT_ROPE: dict[str, dict[str, Any]] = {
+_DEFAULT_ROPE: Mapping[str, Mapping[str, Any]] = {  # read-only (shared by every parser)
     SLIDING: {"rope_type": "default", "rope_theta": 10_000.0},
     FULL: {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1_000_000.0},
 }
@@ -131,11 +131,7 @@ class Gemma4ConfigParser(BaseModelConfigParser):
             )
         moe = r.flag("enable_moe_block", False)
         num_experts = r.integer("num_experts") if moe else 0
-        top_k = r.integer("top_k_experts") if moe else 0
-        if top_k > num_experts:
-            raise ConfigError(
-                f"{r.where}: 'top_k_experts' ({top_k}) exceeds num_experts ({num_experts})"
-            )
+        top_k = top_k_of(r, "top_k_experts", None, num_experts) if moe else 0
         return Gemma4Dims(
             hidden_size=hidden,
             num_layers=layers,

@@ -15,11 +15,11 @@ DeepSeek-V3.2:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from core.errors import ConfigError
 from core.model.config import ConfigReader
-from parsers.deepseek_v32 import DeepseekV32ConfigParser, kinds_of
+from parsers.deepseek_v32 import DeepseekV32ConfigParser
 
 _PATTERN_LETTERS = {"F": "full", "S": "shared"}
 _INDEXER_KINDS = frozenset(_PATTERN_LETTERS.values())
@@ -44,7 +44,7 @@ class GlmMoeDsaConfigParser(DeepseekV32ConfigParser):
             freq = max(r.integer("index_topk_freq", 1, minimum=0), 1)
             offset = r.integer("index_skip_topk_offset", 2, minimum=0)
             return frozenset(i for i in range(layers) if max(i - offset + 1, 0) % freq == 0)
-        if not kinds_of(kinds, layers, _INDEXER_KINDS):
+        if not _kinds_of(kinds, layers, _INDEXER_KINDS):
             raise ConfigError(
                 f'{r.where}: \'{key}\' must give "full" or "shared" (F or S) for each of the '
                 f"{layers} layers"
@@ -52,3 +52,12 @@ class GlmMoeDsaConfigParser(DeepseekV32ConfigParser):
         if kinds[0] != "full":
             raise ConfigError(f"{r.where}: '{key}': the first layer must run its own indexer")
         return frozenset(i for i, kind in enumerate(kinds) if kind == "full")
+
+
+def _kinds_of(value: Any, layers: int, allowed: frozenset[str]) -> bool:
+    """Whether `value` is a list of one of `allowed` per layer."""
+    return (
+        isinstance(value, list)
+        and len(value) == layers
+        and all(isinstance(kind, str) and kind in allowed for kind in value)
+    )

@@ -15,7 +15,8 @@ Ground truth: transformers `models/mimo_v2_flash/modeling_mimo_v2_flash.py` and
   on sliding layers (`add_swa_attention_sink_bias`, default true) and none on full layers
   (`add_full_attention_sink_bias`, default false), as HF builds them. RoPE rotates
   int(head_dim * `partial_rotary_factor`) dims (0.334: 64 of 192; `rope_parameters` per layer
-  type when given); the two kinds differ in RoPE base only, which costs the same.
+  type, else the top level: ConfigReader.rotary_factor); the two kinds differ in RoPE base only,
+  which costs the same.
 - window: HF attends to `sliding_window_size` previous tokens plus the query, i.e. a window of
   `sliding_window_size` + 1 keys (129; `sliding_window`, default 129, when no size is given); the
   cache keeps the last 128 tokens of a sliding layer.
@@ -64,15 +65,15 @@ class AttentionKind:
 @dataclass(frozen=True, kw_only=True)
 class MiMoV2FlashDims(DecoderDims):
     # num_heads, num_kv_heads, head_dim: the full-attention layers'; intermediate_size: dense FFN
-    full: AttentionKind
-    swa: AttentionKind
+    full: AttentionKind  # the full-attention layers' (`num_attention_heads`, ...)
+    swa: AttentionKind  # the sliding layers' (`swa_*`, defaults from the full layers')
     attention_bias: bool  # `attention_bias`, default false
     sliding_window: int  # `sliding_window_size` + 1, else `sliding_window`, default 129
-    sliding: tuple[bool, ...]  # see the module docstring
+    sliding: tuple[bool, ...]  # per layer: `layer_types`, else `hybrid_layer_pattern`, else HF's
     num_experts: int  # `n_routed_experts`, default 256
     top_k: int  # `num_experts_per_tok`, default 8
     moe_intermediate: int  # `moe_intermediate_size`, default 2048
-    moe_layers: frozenset[int]  # see the module docstring
+    moe_layers: frozenset[int]  # `mlp_layer_types`, else `moe_layer_freq`, else all but layer 0
 
 
 class MiMoV2FlashConfigParser(BaseModelConfigParser):
@@ -89,7 +90,7 @@ class MiMoV2FlashConfigParser(BaseModelConfigParser):
             kv_heads=fields["num_kv_heads"],
             head_dim=fields["head_dim"],
             v_head_dim=r.integer("v_head_dim", 128),
-            rot_dim=_rot_dim(r, "full_attention", fields["head_dim"]),
+            rot_dim=int(fields["head_dim"] * r.rotary_factor(_ROTARY_DEFAULT, "full_attention")),
             sink=r.flag("add_full_attention_sink_bias", False),
         )
         swa_head_dim = r.integer("swa_head_dim", full.head_dim)
@@ -98,7 +99,7 @@ class MiMoV2FlashConfigParser(BaseModelConfigParser):
             kv_heads=r.integer("swa_num_key_value_heads", 2 * full.kv_heads),
             head_dim=swa_head_dim,
             v_head_dim=r.integer("swa_v_head_dim", full.v_head_dim),
-            rot_dim=_rot_dim(r, "sliding_attention", swa_head_dim),
+            rot_dim=int(swa_head_dim * r.rotary_factor(_ROTARY_DEFAULT, "sliding_attention")),
             sink=r.flag("add_swa_attention_sink_bias", True),
         )
         if swa.heads % swa.kv_heads:  # the full layers' heads are checked by decoder_dims
@@ -160,18 +161,6 @@ class MiMoV2FlashConfigParser(BaseModelConfigParser):
         ]
 
 
-def _rot_dim(r: ConfigReader, kind: str, head_dim: int) -> int:
-    """Rotated dims of a head: `rope_parameters[kind]["partial_rotary_factor"]` when the config
-    has per-kind RoPE parameters (as HF reads them), else `partial_rotary_factor`, else 0.334."""
-    factor: Any = r.config.get("partial_rotary_factor", _ROTARY_DEFAULT)
-    section = r.config.get("rope_parameters")
-    if isinstance(section, Mapping) and isinstance(section.get(kind), Mapping):
-        factor = section[kind].get("partial_rotary_factor", _ROTARY_DEFAULT)
-    if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 1:
-        raise ConfigError(f"{r.where}: 'partial_rotary_factor' must be in (0, 1], got {factor!r}")
-    return int(head_dim * factor)
-
-
 def _sliding(r: ConfigReader, layers: int) -> tuple[bool, ...]:
     kinds = r.layer_types(layers, _KINDS)
     if kinds is not None:
@@ -183,13 +172,8 @@ def _sliding(r: ConfigReader, layers: int) -> tuple[bool, ...]:
 
 
 def _moe_layers(r: ConfigReader, layers: int) -> frozenset[int]:
-    kinds = r.config.get("mlp_layer_types")
+    kinds = r.layer_types(layers, frozenset({"dense", "sparse"}), key="mlp_layer_types")
     if kinds is not None:
-        if not isinstance(kinds, list) or len(kinds) != layers or set(kinds) - {"dense", "sparse"}:
-            raise ConfigError(
-                f"{r.where}: 'mlp_layer_types' must list 'dense' or 'sparse' for each of the "
-                f"{layers} layers"
-            )
         return frozenset(i for i, kind in enumerate(kinds) if kind == "sparse")
     freq = _flags(r, "moe_layer_freq", layers)
     if freq is not None:

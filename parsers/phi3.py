@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.errors import ConfigError
 from core.layers import Attention, Block, DenseMlp
 from core.model.config import ConfigReader
 from core.model.masks import AttentionPattern
@@ -34,19 +33,10 @@ class Phi3ConfigParser(BaseModelConfigParser):
     def normalize_config(self, config: Mapping[str, Any]) -> Phi3Dims:
         r = ConfigReader(config, self.model_type)
         fields = decoder_dims(r)
-        factor = config.get("partial_rotary_factor", 1.0)
-        for key in ("rope_parameters", "rope_scaling"):
-            section = config.get(key)
-            if isinstance(section, Mapping) and "partial_rotary_factor" in section:
-                factor = section["partial_rotary_factor"]
-        if not isinstance(factor, int | float) or not 0 < factor <= 1:
-            raise ConfigError(
-                f"{r.where}: 'partial_rotary_factor' must be in (0, 1], got {factor!r}"
-            )
         return Phi3Dims(
             **fields,
             sliding_window=r.optional_integer("sliding_window"),
-            rot_dim=int(fields["head_dim"] * factor),
+            rot_dim=int(fields["head_dim"] * r.rotary_factor(1.0)),
         )
 
     def get_layer_list(self) -> Sequence[Block]:

@@ -28,7 +28,7 @@ from core.base_parser import BaseModelConfigParser, ModelDims
 from core.errors import ConfigError
 from core.layers import Attention, Block, DenseMlp, GatedDeltaNet, QKNorm
 from core.layers.mixer import Mixer
-from core.model.config import ConfigReader
+from core.model.config import ConfigReader, attention_heads
 from parsers.qwen3 import text_reader
 
 _LAYER_KINDS = frozenset({"linear_attention", "full_attention"})
@@ -58,14 +58,8 @@ def qwen3_5_fields(
     """The `Qwen3_5Dims` fields of `config`, and the reader of its text decoder."""
     r, top = text_reader(config, model_type)
     layers = r.layers()
-    heads = r.integer("num_attention_heads")
-    kv_heads = r.integer("num_key_value_heads", kv_heads_default)
-    if heads % kv_heads:
-        raise ConfigError(
-            f"{r.where}: num_attention_heads ({heads}) is not a multiple of "
-            f"num_key_value_heads ({kv_heads})"
-        )
-    head_dim = r.integer("head_dim", 256)
+    hidden = r.integer("hidden_size")
+    heads, kv_heads, head_dim = attention_heads(r, hidden, 256, kv_heads_default)
     kinds = r.layer_types(layers, _LAYER_KINDS)
     if kinds is None:
         interval = r.integer("full_attention_interval", 4)
@@ -82,7 +76,7 @@ def qwen3_5_fields(
         )
     act = r.activation()
     return r, {
-        "hidden_size": r.integer("hidden_size"),
+        "hidden_size": hidden,
         "num_layers": layers,
         "vocab_size": r.integer("vocab_size"),
         "tie_word_embeddings": top.flag("tie_word_embeddings", False),  # the top level's, as HF
@@ -91,7 +85,7 @@ def qwen3_5_fields(
         "num_heads": heads,
         "num_kv_heads": kv_heads,
         "head_dim": head_dim,
-        "rot_dim": int(head_dim * _partial_rotary_factor(r)),
+        "rot_dim": int(head_dim * r.rotary_factor(0.25)),
         "attention_bias": r.flag("attention_bias", False),
         "output_gate": r.flag("attn_output_gate", True),
         "linear": tuple(kind != "full_attention" for kind in kinds),
@@ -104,20 +98,6 @@ def qwen3_5_fields(
             act=act,
         ),
     }
-
-
-def _partial_rotary_factor(r: ConfigReader) -> float:
-    """`partial_rotary_factor` from `rope_parameters`, else the text config, else 0.25."""
-    rope = r.config.get("rope_parameters")
-    if rope is not None and not isinstance(rope, Mapping):
-        raise ConfigError(f"{r.where}: 'rope_parameters' must be an object, got {rope!r}")
-    value = rope.get("partial_rotary_factor") if rope is not None else None
-    key = "rope_parameters.partial_rotary_factor"
-    if value is None:
-        value, key = r.config.get("partial_rotary_factor", 0.25), "partial_rotary_factor"
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ConfigError(f"{r.where}: '{key}' must be a number in (0, 1], got {value!r}")
-    return value
 
 
 def qwen3_5_layers(d: Qwen3_5Dims, channel: Mixer) -> list[Block]:

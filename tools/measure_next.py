@@ -38,6 +38,15 @@ from typing import Any
 
 import torch
 import transformers
+from measure_reference import (  # the method's shared pieces (run from tools/, beside it)
+    CACHED_DECODE,
+    FLOP_CATEGORIES,
+    PREFILL_TOKENS,
+    ROLES,
+    build_meta_model,
+    count_parameters,
+    role_roots,
+)
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import (
@@ -49,50 +58,9 @@ from transformers import (
 
 transformers.logging.set_verbosity_error()
 
-CACHED_DECODE, PREFILL_TOKENS = 511, 512
 DROPPED_KEYS = ("auto_map", "quantization_config")
 
-PARAM_CATEGORIES = (
-    "embedding",
-    "lm_head",
-    "attention",
-    "mlp_dense",
-    "mlp_routed_experts",
-    "mlp_shared_experts",
-    "router",
-    "norms",
-    "other",
-)
-FLOP_CATEGORIES = (
-    "attn_proj",
-    "attn_core",
-    "mlp_dense",
-    "mlp_routed_experts",
-    "mlp_shared_experts",
-    "router",
-    "lm_head",
-    "other",
-)
-# role -> (FLOP category, parameter category)
-ROLES = {
-    "embedding": ("other", "embedding"),
-    "lm_head": ("lm_head", "lm_head"),
-    "attention": ("attn_core", "attention"),
-    "attention_proj": ("attn_proj", "attention"),
-    "attention_aux": (
-        "other",
-        "attention",
-    ),  # DSA indexer, V4 compressor/indexer (inside self_attn)
-    "mlp_dense": ("mlp_dense", "mlp_dense"),
-    "moe_block": ("other", "other"),
-    "routed_experts": ("mlp_routed_experts", "mlp_routed_experts"),
-    "shared_experts": ("mlp_shared_experts", "mlp_shared_experts"),
-    "router": ("router", "router"),
-    "norm": ("other", "norms"),
-    "other": ("other", "other"),
-}
 MLP_ATTRS = {"mlp", "feed_forward", "block_sparse_moe"}
-ROUTER_ATTRS = {"gate", "router"}
 SHARED_EXPERT_ATTRS = {"shared_experts", "shared_expert", "shared_expert_gate", "shared_mlp"}
 # Module classes whose work is reported on its own ("other_by_module_class"). Matched by suffix.
 SPECIAL_CLASS_SUFFIXES = (
@@ -133,18 +101,6 @@ def hf_config(raw: dict[str, Any]) -> transformers.PretrainedConfig:
     if model_type == "kimi_k2":
         model_type = "deepseek_v3"  # remote code, architectures DeepseekV3ForCausalLM
     return AutoConfig.for_model(model_type, **kwargs)
-
-
-def build_meta(config, dtype: str, multimodal: bool) -> nn.Module:
-    auto = AutoModelForImageTextToText if multimodal else AutoModelForCausalLM
-    with torch.device("meta"):
-        model = auto.from_config(
-            config,
-            dtype=getattr(torch, dtype),
-            attn_implementation="eager",
-            experts_implementation="batched_mm",
-        )
-    return model.eval()
 
 
 def _call_kwargs(fn, cache) -> dict[str, Any]:
@@ -189,7 +145,8 @@ class Built:
         self.dtype = config_dtype(self.raw)
         self.config = hf_config(self.raw)
         self.multimodal = "vision_config" in self.raw and self.raw["vision_config"] is not None
-        self.top = build_meta(self.config, self.dtype, self.multimodal)
+        auto = AutoModelForImageTextToText if self.multimodal else AutoModelForCausalLM
+        self.top = build_meta_model(self.config, self.dtype, auto)
         if self.multimodal and hasattr(self.top, "language_model"):  # Llama 4: a ForCausalLM inside
             self.text = self.top.language_model
         elif self.multimodal:
@@ -271,14 +228,6 @@ def special_class_of(model: nn.Module) -> dict[str, tuple[str, str]]:
 
     visit("", model, ("", ""))
     return tags
-
-
-def count_parameters(model: nn.Module, roles: dict[str, str]) -> dict[str, int]:
-    counts = dict.fromkeys(PARAM_CATEGORIES, 0)
-    for name, param in model.named_parameters():
-        owner = name.rsplit(".", 1)[0] if "." in name else ""
-        counts[ROLES[roles[owner]][1]] += param.numel()
-    return {"total": sum(counts.values()), **counts}
 
 
 def parameters_by_special_class(model: nn.Module, tags) -> dict[str, int]:
@@ -528,15 +477,9 @@ def fill_cache(model: nn.Module, tokens: int):
 
 
 def moe_summary(model, roles, config, decode_routed: int) -> dict[str, int] | None:
-    roots = [
-        name
-        for name, role in roles.items()
-        if role == "routed_experts"
-        and roles[name.rsplit(".", 1)[0] if "." in name else ""] != "routed_experts"
-    ]
-    if not roots:
+    experts = [model.get_submodule(name) for name in role_roots(roles, "routed_experts")]
+    if not experts:
         return None
-    experts = [model.get_submodule(name) for name in roots]
     num_experts = experts[0].num_experts
     top_k = getattr(config, "num_experts_per_tok", None) or getattr(config, "top_k_experts", None)
     expert_params = sum(p.numel() for module in experts for p in module.parameters())

@@ -71,6 +71,9 @@ ROLES = {
     "lm_head": ("lm_head", "lm_head"),
     "attention": ("attn_core", "attention"),  # QK^T and PV run in the attention module itself
     "attention_proj": ("attn_proj", "attention"),  # q/k/v/o and MLA projections (nn.Linear)
+    # the rest of an attention module's subtree (measure_next.py: the DSA indexer, DeepSeek-V4's
+    # compressors and indexer, rotary modules)
+    "attention_aux": ("other", "attention"),
     "mlp_dense": ("mlp_dense", "mlp_dense"),
     "moe_block": ("other", "other"),  # the MoE container: its children do the work
     "routed_experts": ("mlp_routed_experts", "mlp_routed_experts"),
@@ -118,9 +121,13 @@ def hf_text_config(raw: dict[str, Any]) -> tuple[str, transformers.PretrainedCon
     return model_type, AutoConfig.for_model(model_type, **kwargs)
 
 
-def build_meta_model(config: transformers.PretrainedConfig, dtype: str) -> nn.Module:
+def build_meta_model(
+    config: transformers.PretrainedConfig, dtype: str, auto: Any = AutoModelForCausalLM
+) -> nn.Module:
+    """The model of `config` built by the `auto` class on the meta device (see the choices
+    above: eager attention, batched experts)."""
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(
+        model = auto.from_config(
             config,
             dtype=getattr(torch, dtype),
             attn_implementation="eager",

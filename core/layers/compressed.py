@@ -53,13 +53,14 @@ from typing import ClassVar
 from core import ops as formulas
 from core.layers.mixer import divisible
 from core.model.builder import Attending, OpBuilder
+from core.model.formats import lookup_format
 from core.model.masks import AttentionPattern, CompressedKeys, KeyPattern
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Row
 from core.model.state import Growth, State, StateFormat
 
-FLOAT32_BYTES = 4  # position biases (HF keeps them in float32)
+_FLOAT32 = lookup_format("float32")  # position biases (HF keeps them in float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,9 +240,9 @@ class CompressedAttention:
                 "Attn - Index_Score",
                 queries.groups,
                 heads=i.heads,
-                dim=i.head_dim,
+                head_dim=i.head_dim,
+                top_k=i.top_k,
                 ratio=ratio,
-                replicated=True,
             ),
         ]
 
@@ -253,7 +254,7 @@ class CompressedAttention:
         kernel of its own over the query's buffered tokens (a scan: never fused away)."""
         bias = slots * width
         pool = formulas.compress_pool(
-            windows, slots, width, w_act=ops.act_bytes, w_bias=FLOAT32_BYTES
+            windows, slots, width, w_act=ops.act_bytes, w_bias=_FLOAT32.bytes
         ) + formulas.rope(windows, 1, self.rope_dim, w=ops.act_bytes)
         return [
             ops.set_op_scan_req(
@@ -261,7 +262,7 @@ class CompressedAttention:
                 pool,
                 Category.ATTN_CORE,
                 params=bias,
-                param_bytes=bias * FLOAT32_BYTES,
+                param_bytes=bias * _FLOAT32.bytes,
                 replicated=True,
             ),
             ops.set_op_rmsnorm_req(f"Attn - {tag}_Norm", windows, width, replicated=True),

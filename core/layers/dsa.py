@@ -11,6 +11,8 @@ its own rows and its own key cache. Per new token (transformers `DeepseekV32Inde
     w = weights_proj(h)           hidden -> heads
     RoPE on the first qk_rope_head_dim dims of each q head and of k
     I(t, s) = sum_h w[t, h] * relu(q[t, h] . k[s]) over every cached key s, then top-k
+              (core/ops.py `lightning_indexer` at ratio 1; DeepSeek-V4's CSA runs the same
+              scoring over its compressed keys)
 
 State: k, head_dim values per token ("Indexer keys"; HF stores them in the model dtype, here at the
 KV-cache format, which defaults to it). Under tensor parallelism the indexer is replicated, as
@@ -66,7 +68,7 @@ class DsaIndexer:
             ops.set_op_rope_req(
                 "Attn - Indexer_RoPE", tokens, self.heads + 1, self.rope_dim, replicated=True
             ),
-            ops.set_op_index_score_req(
+            ops.set_op_indexer_req(
                 "Attn - Indexer_Score",
                 queries.groups,
                 heads=self.heads,

@@ -26,9 +26,9 @@ from core import ops as formulas
 from core.model.builder import OpBuilder
 from core.model.formats import lookup_format
 from core.model.rows import Category, Row
+from core.ops import Number
 
-FLOAT32 = lookup_format("float32")
-FLOAT32_BYTES = 4  # HF keeps every hyper-connection weight in float32
+FLOAT32 = lookup_format("float32")  # HF keeps every hyper-connection weight in float32
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class HyperConnection:
 
     def pre_rows(self, ops: OpBuilder, tokens: int, label: str) -> list[Row]:
         """From the streams to the branch input: norm, projection, weights, collapse."""
-        n, h, w = self.streams, ops.hidden_size, FLOAT32_BYTES
+        n, h, w = self.streams, ops.hidden_size, FLOAT32.bytes
         extra = self.logits + 3  # base and scale
         return [
             ops.set_op_rmsnorm_req(f"{label} - HC_Norm", tokens, n * h, gains=0, replicated=True),
@@ -78,7 +78,7 @@ class HyperConnection:
 
     def head_rows(self, ops: OpBuilder, tokens: int) -> list[Row]:
         """`DeepseekV4HyperHead`: the streams collapsed into one before the final norm."""
-        n, h, w = self.streams, ops.hidden_size, FLOAT32_BYTES
+        n, h, w = self.streams, ops.hidden_size, FLOAT32.bytes
         extra = n + 1  # hc_base and hc_scale
         return [
             ops.set_op_rmsnorm_req("HC Head - Norm", tokens, n * h, gains=0, replicated=True),
@@ -102,7 +102,7 @@ class HyperConnection:
             ),
         ]
 
-    def head_param_bytes(self, hidden: int) -> int:
+    def head_param_bytes(self, hidden: int) -> Number:
         """What the HyperHead holds: hc_fn, hc_base and hc_scale in float32."""
         n = self.streams
-        return (n * n * hidden + n + 1) * FLOAT32_BYTES
+        return (n * n * hidden + n + 1) * FLOAT32.bytes

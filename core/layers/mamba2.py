@@ -44,15 +44,15 @@ _FLOAT32 = lookup_format("float32")
 class Mamba2:
     label: ClassVar[str] = "Mamba"
 
-    heads: int  # H
-    head_dim: int  # P
-    state_size: int  # N
-    groups: int  # G
-    conv_kernel: int  # K
-    chunk: int  # the chunked scan's chunk length (prefill)
-    act: str = "silu"  # after the convolution
-    conv_bias: bool = True
-    bias: bool = False  # on in_proj and out_proj
+    heads: int  # H: `mamba_num_heads`
+    head_dim: int  # P: `mamba_head_dim`
+    state_size: int  # N: `ssm_state_size`
+    groups: int  # G: `n_groups`
+    conv_kernel: int  # K: `conv_kernel`
+    chunk: int  # `chunk_size`: the chunked scan's chunk length (prefill)
+    act: str = "silu"  # after the convolution (`mamba_hidden_act`)
+    conv_bias: bool = True  # `use_conv_bias`
+    bias: bool = False  # on in_proj and out_proj (`use_bias`)
 
     @property
     def inner(self) -> int:

@@ -307,17 +307,26 @@ class OpBuilder:
             Category.ATTN_CORE,
         )
 
-    def set_op_index_score_req(
-        self, name: str, queries: QueryShapes, *, heads: int, head_dim: int, top_k: int
+    def set_op_indexer_req(
+        self,
+        name: str,
+        queries: QueryShapes,
+        *,
+        heads: int,
+        head_dim: int,
+        top_k: int,
+        ratio: int = 1,
     ) -> Row:
-        """The DSA indexer's scoring of every cached key by every new token, and its top-k
-        selection (core/ops.py `index_scores`); the keys come from the indexer's key cache (at
-        the KV-cache format). Every tensor-parallel rank runs all of it."""
-        cost = ops.index_scores(
+        """A lightning indexer scoring, for each new token, every key (one per `ratio` tokens)
+        before it and selecting the top k (core/ops.py `lightning_indexer`): a kernel over its
+        own key cache (at the KV-cache format), like attention. Every tensor-parallel rank runs
+        all of it."""
+        cost = ops.lightning_indexer(
             queries,
             heads=heads,
             head_dim=head_dim,
             top_k=top_k,
+            ratio=ratio,
             w_act=self.act_bytes,
             w_key=self.precision.kv_cache.bytes,
         )
@@ -328,36 +337,6 @@ class OpBuilder:
             self.precision.activation.peak,
             category=Category.ATTN_CORE,
             replicated=True,
-        )
-
-    def set_op_indexer_req(
-        self,
-        name: str,
-        queries: QueryShapes,
-        *,
-        heads: int,
-        dim: int,
-        ratio: int,
-        replicated: bool = False,
-    ) -> Row:
-        """A lightning indexer of `heads` heads on this device scoring each new token against
-        every (compressed) key before it: a kernel over the cache, like attention (core/ops.py
-        `lightning_indexer`)."""
-        cost = ops.lightning_indexer(
-            queries,
-            ratio=ratio,
-            heads=heads,
-            dim=dim,
-            w_act=self.act_bytes,
-            w_kv=self.precision.kv_cache.bytes,
-        )
-        return Row(
-            name,
-            cost,
-            OpKind.ATTENTION,
-            self.precision.activation.peak,
-            category=Category.ATTN_CORE,
-            replicated=replicated,
         )
 
     # --- communication ------------------------------------------------------------------------

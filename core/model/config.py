@@ -119,16 +119,42 @@ class ConfigReader:
             )
         return value
 
-    def layer_types(self, layers: int, allowed: frozenset[str]) -> list[str] | None:
-        """`layer_types`: one attention kind per layer, or None when absent."""
-        value = self._get("layer_types", None)
+    def layer_types(
+        self, layers: int, allowed: frozenset[str], key: str = "layer_types"
+    ) -> list[str] | None:
+        """`layer_types` (or another per-layer list, e.g. `mlp_layer_types`): one of `allowed`
+        per layer, or None when absent."""
+        value = self._get(key, None)
         if value is None:
             return None
-        if not isinstance(value, list) or len(value) != layers or not set(value) <= allowed:
+        if (
+            not isinstance(value, list)
+            or len(value) != layers
+            or not all(isinstance(kind, str) and kind in allowed for kind in value)
+        ):
             raise ConfigError(
-                f"{self.where}: 'layer_types' must list one of {', '.join(sorted(allowed))} "
+                f"{self.where}: '{key}' must list one of {', '.join(sorted(allowed))} "
                 f"for each of the {layers} layers"
             )
+        return value
+
+    def rotary_factor(self, default: float, kind: str | None = None) -> float:
+        """The fraction of each head's dims RoPE rotates, `partial_rotary_factor`, found where
+        transformers 5 looks (`convert_rope_params_to_dict`): in `rope_scaling` (the old name) or
+        else `rope_parameters` (its `kind` entry where RoPE is set per layer type), else at the
+        config's top level, else the family's `default`. A number in (0, 1]."""
+        key = "rope_scaling" if self.config.get("rope_scaling") else "rope_parameters"
+        rope, path = self.config.get(key), key
+        if kind is not None and isinstance(rope, Mapping):
+            rope, path = rope.get(kind), f"{key}.{kind}"
+        if rope is not None and not isinstance(rope, Mapping):
+            raise ConfigError(f"{self.where}: '{path}' must be an object, got {rope!r}")
+        value = None if rope is None else rope.get("partial_rotary_factor")
+        name = f"{path}.partial_rotary_factor"
+        if value is None:
+            value, name = self._get("partial_rotary_factor", default), "partial_rotary_factor"
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise ConfigError(f"{self.where}: '{name}' must be a number in (0, 1], got {value!r}")
         return value
 
     def section(self, key: str) -> ConfigReader:
@@ -152,13 +178,16 @@ class ConfigReader:
 
 
 def attention_heads(
-    reader: ConfigReader, hidden_size: int, head_dim_default: int | None = None
+    reader: ConfigReader,
+    hidden_size: int,
+    head_dim_default: int | None = None,
+    kv_heads_default: int | None = None,
 ) -> tuple[int, int, int]:
-    """(H, H_kv, d) from `num_attention_heads`, `num_key_value_heads` (default: H, i.e. MHA) and
-    `head_dim` (an explicit value wins; then the family's own default, e.g. 256 for Gemma; else
-    hidden_size // H, which must then divide)."""
+    """(H, H_kv, d) from `num_attention_heads`, `num_key_value_heads` (default: the family's,
+    else H, i.e. MHA) and `head_dim` (an explicit value wins; then the family's own default, e.g.
+    256 for Gemma; else hidden_size // H, which must then divide)."""
     heads = reader.integer("num_attention_heads")
-    kv_heads = reader.integer("num_key_value_heads", heads)
+    kv_heads = reader.integer("num_key_value_heads", kv_heads_default or heads)
     if heads % kv_heads:
         raise ConfigError(
             f"{reader.where}: num_attention_heads ({heads}) is not a multiple of "
@@ -175,8 +204,8 @@ def attention_heads(
     return heads, kv_heads, head_dim
 
 
-def top_k_of(reader: ConfigReader, key: str, default: int, num_experts: int) -> int:
-    """Experts per token, at most the number of experts."""
+def top_k_of(reader: ConfigReader, key: str, default: int | None, num_experts: int) -> int:
+    """Experts per token, at most the number of experts (required when `default` is None)."""
     top_k = reader.integer(key, default)
     if top_k > num_experts:
         raise ConfigError(

@@ -10,23 +10,21 @@ HF's DeepseekV32ForCausalLM built from it (transformers 5.24, meta device) has 1
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
 from core.layers import MlaMode
 from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
+from core.model.report import Report
 from core.ops import Cost, Number
-from parsers import DeepseekV32ConfigParser, select_parser
+from parsers import DeepseekV32ConfigParser
 
-CONFIG = json.loads((ROOT / "tests/end-to-end/configs/deepseek_v32/config.json").read_text())
+CONFIG = tiny_config("deepseek_v32")
 INDEXER_ROWS = {
     "Attn - Indexer_Q_Proj",
     "Attn - Indexer_K_Proj",
@@ -35,13 +33,6 @@ INDEXER_ROWS = {
     "Attn - Indexer_RoPE",
     "Attn - Indexer_Score",
 }
-
-
-def _run(config: dict[str, Any], qs, parallel: Parallelism | None = None, **options) -> Report:
-    cached, new = zip(*qs, strict=True)
-    parser = select_parser(config)(config, **options)
-    queries = QueryConfig.from_lists(tuple(cached), tuple(new))
-    return analyze(parser, queries) if parallel is None else analyze(parser, queries, parallel)
 
 
 def _counts(cost: Cost) -> tuple[int, int, Number, Number]:
@@ -64,7 +55,7 @@ def test_parameters_by_hand() -> None:
     norms = 2 * (8 + 8 + 4 + 4 + 8) + 8
     dense = 3 * 8 * 8  # layer 0
     routed, shared, router = 4 * 3 * 8 * 4, 3 * 8 * 4, 4 * 8  # layer 1
-    report = _run(CONFIG, [(5, 1)])
+    report = run(CONFIG, [(5, 1)])
     assert report.parameters == {
         "total": 1544,
         "embedding": 128,
@@ -84,19 +75,19 @@ def test_parameters_by_hand() -> None:
 def test_state_by_hand() -> None:
     # after the step the context is 6 tokens; per token and layer: the latent 4 + 2 values and the
     # indexer key 4 values, 2 B each; 2 layers
-    report = _run(CONFIG, [(5, 1)])
+    report = run(CONFIG, [(5, 1)])
     parts = {p.name: p.bytes for p in report.storage_parts}
     assert parts["KV cache"] == 2 * 6 * 6 * 2 == 144
     assert parts["Indexer keys"] == 2 * 6 * 4 * 2 == 96
     assert report.kv_cache_bytes == 240
     # HF's cache at 512 tokens: 2 layers x 512 x (4 + 2 + 4) x 2 B
-    assert _run(CONFIG, [(511, 1)]).kv_cache_bytes == 20480
+    assert run(CONFIG, [(511, 1)]).kv_cache_bytes == 20480
 
 
 def test_decode_past_top_k_by_hand() -> None:
     """The golden case: 5 cached + 1 input, MLA absorbed (auto in decode); the new token at
     position 5 scores 6 keys and attends to 3 of them."""
-    rows = _rows(_run(CONFIG, [(5, 1)]))
+    rows = _rows(run(CONFIG, [(5, 1)]))
     # name: (blocks, params, FLOPs, matmul FLOPs, input B, output B)
     assert {name: rows[name] for name in INDEXER_ROWS} == {
         # 1 token, 4 -> 2*4: 2*4*8 = 64; reads 4 el, writes 8
@@ -109,10 +100,10 @@ def test_decode_past_top_k_by_hand() -> None:
         "Attn - Indexer_Weights_Proj": (2, 16, 32, 32, 16, 4),
         # (2 q heads + 1 k) x 2 rotated dims = 6 el x 3 FLOPs; reads them + cos, sin (2 x 2)
         "Attn - Indexer_RoPE": (2, 0, 18, 0, 20, 12),
-        # 6 (token, key) pairs x 2 heads: q.k 4 MACs + weighted sum 1 MAC -> 2*2*5*6 = 120
-        # matmul; relu 2*6 = 12; the folded scale 2 -> 134. Reads q 8 + w 2 el (20 B) and 6 keys
-        # of 4 (48 B); writes 3 int32 indices (12 B)
-        "Attn - Indexer_Score": (2, 0, 134, 120, 68, 12),
+        # 6 (token, key) pairs x 2 heads: q.k 4 MACs -> 2*2*4*6 = 96 matmul; relu 1 + the
+        # weighted sum's MAC 2 -> 3*2*6 = 36; the folded scale 2 -> 134. Reads q 8 + w 2 el
+        # (20 B) and 6 keys of 4 (48 B); writes 3 int32 indices (12 B)
+        "Attn - Indexer_Score": (2, 0, 134, 96, 68, 12),
     }
     # latent attention over the 3 selected keys: 2 heads x (qk 6 + v 4) x 3 pairs x 2 = 120;
     # softmax 5*2*3 = 30, the divide 2*4 = 8; reads Q 2*6 el + 3 latents of 6 el; writes 2*4 el
@@ -158,8 +149,8 @@ modes = st.sampled_from(list(MlaMode))
 @given(dsa_configs(), queries, modes, st.integers(0, 50))
 def test_within_top_k_dsa_is_mla_plus_the_indexer(config, qs, mode, extra: int) -> None:
     longest = max(c + n for c, n in qs)
-    dsa = _run({**config, "index_topk": longest + extra}, qs, mla=mode)
-    mla = _run({**config, "model_type": "deepseek_v3"}, qs, mla=mode)
+    dsa = run({**config, "index_topk": longest + extra}, qs, mla=mode)
+    mla = run({**config, "model_type": "deepseek_v3"}, qs, mla=mode)
     kept = [(r.cost, r.params, r.blocks) for r in dsa.rows if r.name not in INDEXER_ROWS]
     assert kept == [(r.cost, r.params, r.blocks) for r in mla.rows]
     assert len([r for r in dsa.rows if r.name in INDEXER_ROWS]) == len(INDEXER_ROWS)
@@ -175,8 +166,8 @@ def test_within_top_k_dsa_is_mla_plus_the_indexer(config, qs, mode, extra: int) 
 @given(dsa_configs(), queries, modes, st.integers(0, 30), st.integers(0, 30))
 def test_a_top_k_larger_than_the_context_changes_nothing(config, qs, mode, a, b) -> None:
     longest = max(c + n for c, n in qs)
-    first = _run({**config, "index_topk": longest + a}, qs, mla=mode)
-    second = _run({**config, "index_topk": longest + b}, qs, mla=mode)
+    first = run({**config, "index_topk": longest + a}, qs, mla=mode)
+    second = run({**config, "index_topk": longest + b}, qs, mla=mode)
     assert [(r.cost, r.params) for r in first.rows] == [(r.cost, r.params) for r in second.rows]
 
 
@@ -184,7 +175,7 @@ def test_a_top_k_larger_than_the_context_changes_nothing(config, qs, mode, a, b)
 def test_past_top_k_attention_reads_k_keys_per_token(config, k: int, cached: int, mode) -> None:
     """Decode: the new token at position `cached` attends to min(cached + 1, k) keys, in latent
     space (absorbed) or through KV_B_Proj decompressing only those keys (expanded)."""
-    report = _run({**config, "index_topk": k}, [(cached, 1)], mla=mode)
+    report = run({**config, "index_topk": k}, [(cached, 1)], mla=mode)
     read = min(cached + 1, k)
     sdpa = next(r for r in report.rows if r.name.startswith("Attn - SDPA"))
     heads = config["num_attention_heads"]
@@ -197,15 +188,15 @@ def test_past_top_k_attention_reads_k_keys_per_token(config, k: int, cached: int
     assert sdpa.cost.matmul_flops == 2 * heads * qk_v * read
     score = next(r for r in report.rows if r.name == "Attn - Indexer_Score")
     # every cached key is scored, whatever k
-    dim_1 = config["index_head_dim"] + 1
-    assert score.cost.matmul_flops == 2 * config["index_n_heads"] * dim_1 * (cached + 1)
+    dim = config["index_head_dim"]
+    assert score.cost.matmul_flops == 2 * config["index_n_heads"] * dim * (cached + 1)
 
 
 @settings(max_examples=40)
 @given(dsa_configs(), queries, st.sampled_from([2]))
 def test_the_indexer_is_replicated_under_tensor_parallelism(config, qs, tp: int) -> None:
-    single = _run(config, qs)
-    split = _run(config, qs, Parallelism(tp))
+    single = run(config, qs)
+    split = run(config, qs, Parallelism(tp))
     one = {r.name: r for r in single.rows}
     for row in split.rows:
         if row.name in INDEXER_ROWS:

@@ -10,37 +10,24 @@ expert of 4; vocabulary 32; bfloat16.
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import golden, rows_by_name, run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError, UsageError
 from core.model.masks import CompressedKeys, compressed_entries_before
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
+from core.model.parallel import Parallelism
+from core.model.report import Report
 from core.model.rows import Category
 from core.model.state import Growth, State
 from core.ops import Number, lightning_indexer
 from parsers import DeepseekV4ConfigParser
 
-TINY = json.loads((ROOT / "tests/end-to-end/configs/deepseek_v4/config.json").read_text())
-GOLDEN = ROOT / "tests/end-to-end/cases/tiny_deepseek_v4_json/expected_output.txt"
-
-
-def run(config: dict[str, Any], qs, parallel: Parallelism = SINGLE_DEVICE) -> Report:
-    cached, new = zip(*qs, strict=True)
-    queries = QueryConfig.from_lists(tuple(cached), tuple(new))
-    return analyze(DeepseekV4ConfigParser(config), queries, parallel)
-
-
-def rows(report: Report) -> dict[str, Any]:
-    return {row.name: row for row in report.rows}
+TINY = tiny_config("deepseek_v4")
 
 
 # --- the tiny model by hand ----------------------------------------------------------------------
@@ -98,7 +85,7 @@ def test_tiny_state_at_262_tokens_by_hand() -> None:
 
 
 def test_tiny_golden_by_hand() -> None:
-    doc = json.loads(GOLDEN.read_text())
+    doc = golden("tiny_deepseek_v4_json")
     layers = {layer["name"]: layer for layer in doc["layers"]}
     # 250 cached + 12 new tokens at positions 250..261. Window 4: 12 x 4 = 48 pairs.
     # CSA: each token sees floor((p+1)/4) >= 62 entries, top 8 kept: + 96 -> 144 pairs.
@@ -113,9 +100,14 @@ def test_tiny_golden_by_hand() -> None:
         192 + 3 * 24
     )
     # the indexer scores every entry: 62 + 4 x 63 + 4 x 64 + 3 x 65 = 765 (token, entry) pairs,
-    # 2 heads x 2 x 4 FLOPs each, + 4 per (head, pair) for relu, scale, weight and head sum
+    # 2 heads x 2 x 4 FLOPs each (q.k), + 3 per (head, pair) for relu and the head-weighted sum's
+    # multiply-add, + 1 per (token, head) for the folded scales (12 x 2)
     assert layers["Attn - Index_Score"]["matmul_flops"] == 765 * 16
-    assert layers["Attn - Index_Score"]["flops"] == 765 * 16 + 765 * 8
+    assert layers["Attn - Index_Score"]["flops"] == 765 * 16 + 765 * 6 + 24
+    # it reads q and w, 12 tokens x 2 heads x (4 + 1) el, and the floor(262/4) = 65 entries of 4,
+    # 2 B each; writes the top 8 of >= 62 entries per token: 12 x 8 int32 indices
+    assert layers["Attn - Index_Score"]["input_bytes"] == (120 + 65 * 4) * 2
+    assert layers["Attn - Index_Score"]["output_bytes"] == 12 * 8 * 4
     # windows closed: CSA floor(262/4) - floor(250/4) = 3, HCA 2 - 1 = 1. Per window and
     # channel 7 FLOPs per slot, + 1 divide; + RoPE of the entry (3 x 2 dims)
     assert layers["Attn - CSA_Pool"]["flops"] == 3 * (8 * (7 * 8 + 1) + 6)  # 8 slots, 8 wide
@@ -177,11 +169,14 @@ def test_compressed_entries_closed_form(x: int, ratio: int, cap) -> None:
 @given(st.lists(st.tuples(st.integers(0, 200), st.integers(1, 20)), min_size=1, max_size=3))
 def test_indexer_scores_every_earlier_entry(qs) -> None:
     groups = [(q, 1) for q in qs]
-    cost = lightning_indexer(groups, ratio=4, heads=3, dim=5, w_act=2, w_kv=1)
+    cost = lightning_indexer(groups, ratio=4, heads=3, head_dim=5, top_k=7, w_act=2, w_key=1)
     scores = sum((p + 1) // 4 for c, n in qs for p in range(c, c + n))
+    tokens = sum(n for _, n in qs)
     assert cost.matmul_flops == 2 * 3 * 5 * scores
-    assert cost.flops == cost.matmul_flops + 4 * 3 * scores
-    assert cost.output_bytes == 2 * scores
+    assert cost.flops == cost.matmul_flops + 3 * 3 * scores + 3 * tokens
+    assert cost.output_bytes == 4 * sum(
+        min((p + 1) // 4, 7) for c, n in qs for p in range(c, c + n)
+    )
 
 
 def test_remainder_growth() -> None:
@@ -225,8 +220,8 @@ def test_hca_before_its_first_window_attends_like_sliding(qs) -> None:
     qs = [(c, n) for c, n in qs if c + n < 128] or [(0, 1)]
     hca = {**TINY, "compress_ratios": [128] * 4}
     sliding = {**TINY, "compress_ratios": [0] * 4}
-    a = rows(run(hca, qs))["Attn - SDPA (window 4 + 1/128)"]
-    b = rows(run(sliding, qs))["Attn - SDPA (window 4)"]
+    a = rows_by_name(run(hca, qs))["Attn - SDPA (window 4 + 1/128)"]
+    b = rows_by_name(run(sliding, qs))["Attn - SDPA (window 4)"]
     assert (a.cost.flops, a.cost.matmul_flops) == (b.cost.flops, b.cost.matmul_flops)
 
 
@@ -280,7 +275,7 @@ def test_tensor_parallel_needs_whole_groups() -> None:
 def test_fp8_keeps_the_compressor_in_the_config_dtype() -> None:
     quantized = {**TINY, "quantization_config": {"quant_method": "fp8", "fmt": "e4m3",
                  "activation_scheme": "dynamic", "weight_block_size": [128, 128]}}  # fmt: skip
-    table = rows(run(quantized, [(7, 1)]))
+    table = rows_by_name(run(quantized, [(7, 1)]))
     fp8 = Fraction(8) + Fraction(32, 128 * 128)
     # HF's fp8 quantizer skips the compressor and indexer kv/gate/weights projections
     for name in ("Attn - CSA_KV_Gate_Proj", "Attn - HCA_KV_Gate_Proj", "Attn - Index_Proj"):
@@ -311,6 +306,7 @@ def test_fp8_keeps_the_compressor_in_the_config_dtype() -> None:
         ({"scoring_func": "relu"}, "scoring_func"),
         ({"swiglu_limit": "ten"}, "swiglu_limit"),
         ({"mlp_layer_types": ["moe"]}, "mlp_layer_types"),
+        ({"mlp_layer_types": [["moe"]] * 4}, "mlp_layer_types"),
         ({"num_hash_layers": -1}, "num_hash_layers"),
         ({"hc_mult": 0}, "hc_mult"),
         ({"index_topk": 0}, "index_topk"),

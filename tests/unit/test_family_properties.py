@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpers import deepseek_configs, row_costs, step
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core.layers import MlaMode
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
 from core.model.rows import Category
 from parsers import DeepseekV3ConfigParser, MistralConfigParser, MixtralConfigParser
 
@@ -32,38 +31,29 @@ def mistral_configs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def _run(parser, qs, **kwargs) -> Report:
-    cached, new = zip(*qs, strict=True)
-    return analyze(parser, QueryConfig.from_lists(tuple(cached), tuple(new)), **kwargs)
-
-
-def _costs(report: Report) -> list[tuple]:
-    return [(r.cost, r.params, r.blocks) for r in report.rows]
-
-
 @given(mistral_configs(), queries, st.integers(1, 100))
 def test_a_window_longer_than_the_context_changes_nothing(config, qs, extra: int) -> None:
     longest = max(c + n for c, n in qs)
-    full = _run(MistralConfigParser(config), qs)
-    windowed = _run(MistralConfigParser({**config, "sliding_window": longest + extra}), qs)
-    assert _costs(full) == _costs(windowed)
+    full = step(MistralConfigParser(config), qs)
+    windowed = step(MistralConfigParser({**config, "sliding_window": longest + extra}), qs)
+    assert row_costs(full) == row_costs(windowed)
     assert full.kv_cache_bytes == windowed.kv_cache_bytes
 
 
 @given(mistral_configs(), queries, st.integers(1, 8))
 def test_a_short_window_never_costs_more(config, qs, window: int) -> None:
-    full = _run(MistralConfigParser(config), qs)
-    windowed = _run(MistralConfigParser({**config, "sliding_window": window}), qs)
+    full = step(MistralConfigParser(config), qs)
+    windowed = step(MistralConfigParser({**config, "sliding_window": window}), qs)
     assert windowed.total.flops <= full.total.flops
     assert windowed.kv_cache_bytes <= full.kv_cache_bytes
 
 
 @given(mistral_configs(), queries)
 def test_one_expert_top_1_is_a_dense_mlp(config, qs) -> None:
-    dense = _run(MistralConfigParser(config), qs)
+    dense = step(MistralConfigParser(config), qs)
     moe_config = {**config, "model_type": "mixtral", "num_local_experts": 1,
                   "num_experts_per_tok": 1}  # fmt: skip
-    moe = _run(MixtralConfigParser(moe_config), qs)
+    moe = step(MixtralConfigParser(moe_config), qs)
     dense_ffn = [r.cost for r in dense.rows if r.category is Category.MLP_DENSE]
     routed = [r.cost for r in moe.rows if r.category is Category.MLP_ROUTED]
     assert dense_ffn == routed
@@ -75,42 +65,16 @@ def test_one_expert_top_1_is_a_dense_mlp(config, qs) -> None:
 def test_routing_every_token_to_every_expert_reads_them_all(config, qs, experts: int) -> None:
     moe_config = {**config, "model_type": "mixtral", "num_local_experts": experts,
                   "num_experts_per_tok": experts}  # fmt: skip
-    report = _run(MixtralConfigParser(moe_config), qs)
+    report = step(MixtralConfigParser(moe_config), qs)
     for row in report.rows:
         if row.category is Category.MLP_ROUTED and row.params:
             # all experts read exactly once, whatever the token count
             assert row.cost.weight_bytes == row.param_bytes
 
 
-@st.composite
-def deepseek_configs(draw: st.DrawFn) -> dict[str, Any]:
-    experts = draw(st.integers(2, 8))
-    layers = draw(st.integers(1, 3))
-    return {
-        "model_type": "deepseek_v3",
-        "hidden_size": draw(st.sampled_from([16, 32])),
-        "num_attention_heads": draw(st.integers(1, 4)),
-        "q_lora_rank": draw(st.sampled_from([None, 8, 12])),
-        "kv_lora_rank": draw(st.sampled_from([4, 8, 16])),
-        "qk_nope_head_dim": draw(st.sampled_from([2, 4, 8])),
-        "qk_rope_head_dim": draw(st.sampled_from([2, 4])),
-        "v_head_dim": draw(st.sampled_from([2, 4, 8])),
-        "intermediate_size": draw(st.integers(4, 32)),
-        "moe_intermediate_size": draw(st.integers(2, 16)),
-        "n_routed_experts": experts,
-        "num_experts_per_tok": draw(st.integers(1, experts)),
-        "n_shared_experts": draw(st.integers(0, 2)),
-        "first_k_dense_replace": draw(st.integers(0, layers)),
-        "num_hidden_layers": layers,
-        "vocab_size": draw(st.integers(1, 64)),
-        "attention_bias": draw(st.booleans()),
-        "torch_dtype": "bfloat16",
-    }
-
-
 @given(deepseek_configs(), queries)
 def test_mla_cost_models_share_parameters_and_cache(config, qs) -> None:
-    reports = {mode: _run(DeepseekV3ConfigParser(config, mla=mode), qs) for mode in MlaMode}
+    reports = {mode: step(DeepseekV3ConfigParser(config, mla=mode), qs) for mode in MlaMode}
     first = reports[MlaMode.AUTO]
     for report in reports.values():
         assert report.parameters == first.parameters
@@ -128,7 +92,7 @@ def test_mla_auto_absorbs_decode_and_expands_prefill(config, cached) -> None:
     prefill = [(0, n + 2) for n in cached]
 
     def run(mode: MlaMode, qs) -> list[tuple]:
-        return _costs(_run(DeepseekV3ConfigParser(config, mla=mode), qs))
+        return row_costs(step(DeepseekV3ConfigParser(config, mla=mode), qs))
 
     assert run(MlaMode.AUTO, decode) == run(MlaMode.ABSORBED, decode)
     assert run(MlaMode.AUTO, prefill) == run(MlaMode.EXPANDED, prefill)

@@ -17,25 +17,19 @@ from typing import Any
 
 import pytest
 from conftest import ROOT
+from helpers import golden, row_costs, run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import AnalyzerError, ConfigError, UnsupportedModelError
-from core.model.parallel import SINGLE_DEVICE, Parallelism
+from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.report import Report, analyze
 from core.model.rows import Category
 from parsers import Gemma4ConfigParser, select_parser
 
-TINY = json.loads((ROOT / "tests/end-to-end/configs/tiny-gemma4/config.json").read_text())
-GOLDEN = ROOT / "tests/end-to-end/cases/tiny_gemma4_mixed_json/expected_output.txt"
+TINY = tiny_config("tiny-gemma4")
 NEXT_DIR = ROOT.parent / "shared" / "reference" / "configs-next"
-
-
-def _run(config: dict[str, Any], qs, parallel: Parallelism = SINGLE_DEVICE) -> Report:
-    cached, new = zip(*qs, strict=True)
-    parser = select_parser(config)(config)
-    return analyze(parser, QueryConfig.from_lists(tuple(cached), tuple(new)), parallel)
 
 
 # --- parameters, by hand from HF's tensors ---------------------------------------------------
@@ -56,7 +50,7 @@ HF_PARAMETERS = 3646
 def test_tiny_parameters_by_hand() -> None:
     assert (LAYER_0, LAYER_1, LAYER_2, LAYER_3) == (740, 812, 752, 884)
     assert PARAMETERS == HF_PARAMETERS
-    report = _run(TINY, [(6, 1), (0, 3)])
+    report = run(TINY, [(6, 1), (0, 3)])
     assert report.parameters["total"] == PARAMETERS
     assert report.parameters["router"] == 4 * 44
     assert report.parameters["mlp_dense"] == 2 * 3 * 8 * 6 + 2 * 3 * 8 * 12
@@ -72,7 +66,7 @@ STATE = (3 + 3) * 32 + (7 + 3) * 32
 
 
 def test_tiny_state_by_hand() -> None:
-    report = _run(TINY, [(6, 1), (0, 3)])
+    report = run(TINY, [(6, 1), (0, 3)])
     assert report.kv_cache_bytes == STATE == 512
     parts = {part.name: part for part in report.storage_parts}
     assert parts["KV cache"].bytes == 512
@@ -104,7 +98,7 @@ MATMUL = (
 
 
 def test_tiny_flops_by_hand() -> None:
-    report = _run(TINY, [(6, 1), (0, 3)])
+    report = run(TINY, [(6, 1), (0, 3)])
     rows = {row.name: row for row in report.rows}
     assert report.total.matmul_flops == MATMUL == 23552
     # softmax: 5 per score (2 heads x 10 pairs) + one divide per output (4 tokens x 2 x 4)
@@ -129,7 +123,7 @@ def test_tiny_decode_matches_hf() -> None:
     """transformers 5.24, this config on the meta device (eager, batched experts): one token after
     511 cached costs 71,360 matmul FLOPs (FlopCounterMode) and the cache holds 16,488 B
     (16,480 of keys and values + the sliding layer's 8-byte window tensor)."""
-    report = _run(TINY, [(511, 1)])
+    report = run(TINY, [(511, 1)])
     assert report.total.matmul_flops == 71_360
     assert report.kv_cache_bytes == 16_488 - 8
     # by hand: sliding 3 tokens x 32 B; full 512 x 32 B
@@ -137,7 +131,7 @@ def test_tiny_decode_matches_hf() -> None:
 
 
 def test_golden_case_agrees_with_the_hand_counts() -> None:
-    doc = json.loads(GOLDEN.read_text())
+    doc = golden("tiny_gemma4_mixed_json")
     assert doc["model"]["model_type"] == "gemma4_text"
     assert doc["parameters"]["total"] == PARAMETERS
     assert doc["storage"]["kv_cache_bytes"] == STATE
@@ -233,16 +227,12 @@ def gemma4_configs(draw: st.DrawFn, tp: int = 1) -> dict[str, Any]:
     return config
 
 
-def _costs(report: Report) -> list[tuple]:
-    return [(r.cost, r.params, r.blocks) for r in report.rows]
-
-
 @given(gemma4_configs(), queries, st.integers(1, 50), st.integers(1, 50))
 def test_windows_longer_than_every_context_are_alike(config, qs, a: int, b: int) -> None:
     longest = max(c + n for c, n in qs)
-    one = _run({**config, "sliding_window": longest + a}, qs)
-    other = _run({**config, "sliding_window": longest + b}, qs)
-    assert _costs(one) == _costs(other)
+    one = run({**config, "sliding_window": longest + a}, qs)
+    other = run({**config, "sliding_window": longest + b}, qs)
+    assert row_costs(one) == row_costs(other)
     assert one.kv_cache_bytes == other.kv_cache_bytes
 
 
@@ -256,14 +246,14 @@ def test_kv_shared_layers_keep_nothing(config, qs, extra: int) -> None:
         "layer_types": types,
         "num_kv_shared_layers": config["num_kv_shared_layers"] + extra,
     }
-    assert _run(deeper, qs).kv_cache_bytes == _run(config, qs).kv_cache_bytes
+    assert run(deeper, qs).kv_cache_bytes == run(config, qs).kv_cache_bytes
 
 
 @given(gemma4_configs(), st.integers(1, 40), st.integers(1, 10**6))
 def test_only_the_full_layers_grow_past_the_window(config, length: int, more: int) -> None:
     window = config["sliding_window"]
-    short = _run(config, [(window + length - 1, 1)])
-    long = _run(config, [(window + length + more - 1, 1)])
+    short = run(config, [(window + length - 1, 1)])
+    long = run(config, [(window + length + more - 1, 1)])
     parser = Gemma4ConfigParser(config)
     d = parser.dims
     growing = sum(
@@ -280,8 +270,8 @@ def test_one_expert_of_top_1_costs_a_dense_mlp(config, qs, width: int, experts: 
            "moe_intermediate_size": width, "use_double_wide_mlp": False}  # fmt: skip
     dense = {**config, "enable_moe_block": False, "intermediate_size": width,
              "use_double_wide_mlp": False}  # fmt: skip
-    routed = {r.name.replace("RoutedExp_", ""): r for r in _run(moe, qs).rows}
-    plain = {r.name: r for r in _run(dense, qs).rows}
+    routed = {r.name.replace("RoutedExp_", ""): r for r in run(moe, qs).rows}
+    plain = {r.name: r for r in run(dense, qs).rows}
     for name in ("Ffn - GateUp_Proj", "Ffn - ActMul", "Ffn - Down_Proj"):
         assert (routed[name].cost, routed[name].params) == (plain[name].cost, plain[name].params)
 
@@ -292,8 +282,8 @@ def test_one_expert_of_top_1_costs_a_dense_mlp(config, qs, width: int, experts: 
 def test_tensor_parallel_split_adds_up(case, qs) -> None:
     """Per device x TP, the split (not replicated) rows of the blocks cost what one device does."""
     tp, config = case
-    single = _run(config, qs)
-    split = _run(config, qs, Parallelism(tp))
+    single = run(config, qs)
+    split = run(config, qs, Parallelism(tp))
 
     def split_ops(report: Report) -> tuple:
         kept = [r for r in report.rows if r.per_block and not r.replicated and r.comm is None]
@@ -310,11 +300,11 @@ def test_tensor_parallel_split_adds_up(case, qs) -> None:
 
 def test_expert_parallel_moves_the_routed_reduction() -> None:
     config = {**TINY, "num_experts": 4, "intermediate_size": 6}
-    names = [r.name for r in _run(config, [(6, 1)], Parallelism(2, 1, 2)).rows]
+    names = [r.name for r in run(config, [(6, 1)], Parallelism(2, 1, 2)).rows]
     assert "Ffn - Dispatch" in names and "Ffn - Combine" in names
     assert "Ffn - RoutedExp_AllReduce" not in names
     assert "Ffn - AllReduce" in names  # the dense MLP's partial sums
-    names = [r.name for r in _run(config, [(6, 1)], Parallelism(2)).rows]
+    names = [r.name for r in run(config, [(6, 1)], Parallelism(2)).rows]
     assert {"Ffn - AllReduce", "Ffn - RoutedExp_AllReduce"} <= set(names)
 
 
@@ -402,14 +392,14 @@ def test_nested_text_config_and_its_architectures() -> None:
         "text_config": {**TINY, "model_type": "gemma4_text"},
         "vision_config": {"model_type": "gemma4_vision"},
     }
-    report = _run(nested, [(6, 1), (0, 3)])
+    report = run(nested, [(6, 1), (0, 3)])
     assert report.parameters["total"] == PARAMETERS
     with pytest.raises(UnsupportedModelError, match="Gemma4ForConditionalGeneration"):
         select_parser({**TINY, "architectures": ["Gemma4AudioModel"]})
 
 
 def test_categories_of_the_new_rows() -> None:
-    rows = {r.name: r for r in _run(TINY, [(0, 2)]).rows}
+    rows = {r.name: r for r in run(TINY, [(0, 2)]).rows}
     assert rows["Ffn - Router_Norm"].category is Category.ROUTER
     assert rows["Ffn - Router_ExpertScale"].category is Category.ROUTER
     assert rows["PerLayer Embedding"].category is Category.EMBEDDING

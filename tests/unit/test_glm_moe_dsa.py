@@ -13,22 +13,15 @@ HF's GlmMoeDsaForCausalLM built from it (transformers 5.24, meta device) has 3,1
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import rows_by_name, run, tiny_config
 
 from core.errors import ConfigError
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
 from parsers import GlmMoeDsaConfigParser
 
-CONFIG = json.loads((ROOT / "tests/end-to-end/configs/glm_moe_dsa/config.json").read_text())
-
-
-def _run(config: dict[str, Any], cached: int, new: int) -> Report:
-    return analyze(GlmMoeDsaConfigParser(config), QueryConfig.from_lists((cached,), (new,)))
+CONFIG = tiny_config("glm_moe_dsa")
 
 
 def test_parameters_by_hand() -> None:
@@ -45,7 +38,7 @@ def test_parameters_by_hand() -> None:
         mla + norms + indexer + k_norm + moe,  # 3: 824
     ]
     assert layers == [504, 824, 760, 824]
-    report = _run(CONFIG, 2, 4)
+    report = run(CONFIG, [(2, 4)])
     assert report.parameters["total"] == 16 * 8 * 2 + 8 + sum(layers) == 3176
     assert report.parameters["attention"] == 4 * mla + 3 * indexer == 1064
     assert report.parameters["norms"] == 4 * norms + 3 * k_norm + 8 == 128
@@ -53,22 +46,23 @@ def test_parameters_by_hand() -> None:
 
 def test_state_by_hand() -> None:
     # 6 tokens after the step: the latent (4 + 2) in 4 layers, the indexer key (4) in 3, 2 B each
-    parts = {p.name: p.bytes for p in _run(CONFIG, 2, 4).storage_parts}
+    parts = {p.name: p.bytes for p in run(CONFIG, [(2, 4)]).storage_parts}
     assert parts["KV cache"] == 4 * 6 * 6 * 2 == 288
     assert parts["Indexer keys"] == 3 * 6 * 4 * 2 == 144
     # HF's cache at 512 tokens: 512 x (4 x 6 + 3 x 4) x 2 B
-    assert _run(CONFIG, 511, 1).kv_cache_bytes == 36864
+    assert run(CONFIG, [(511, 1)]).kv_cache_bytes == 36864
 
 
 def test_prefill_with_a_shared_layer_by_hand() -> None:
     """The golden case: 2 cached + 4 input tokens (positions 2-5), MLA expanded (auto in
     prefill), top 3."""
-    rows = {r.name: r for r in _run(CONFIG, 2, 4).rows}
+    rows = rows_by_name(run(CONFIG, [(2, 4)]))
     score = rows["Attn - Indexer_Score"]
     # 3 layers run it; positions 2..5 score 3 + 4 + 5 + 6 = 18 (token, key) pairs:
-    # 2*1*(4+1)*18 = 180 matmul, relu 18, the folded scale 4 -> 202. Reads q 4*4 + w 4 el
-    # (40 B) and the 6 keys of 4 (48 B); writes 3 indices per token (4 x 3 x 4 B)
-    assert (score.blocks, score.cost.flops, score.cost.matmul_flops) == (3, 202, 180)
+    # q.k 2*1*4*18 = 144 matmul, relu and the weighted sum's multiply-add 3*18 = 54, the
+    # folded scale 4 -> 202. Reads q 4*4 + w 4 el (40 B) and the 6 keys of 4 (48 B); writes 3
+    # indices per token (4 x 3 x 4 B)
+    assert (score.blocks, score.cost.flops, score.cost.matmul_flops) == (3, 202, 144)
     assert (score.cost.input_bytes, score.cost.output_bytes) == (88, 48)
     # all 4 layers attend over the selection: min(p + 1, 3) = 3 keys per token, 12 pairs:
     # 2 heads x (qk 4 + v 4) x 12 x 2 = 384 matmul; softmax 5*2*12 = 120, divides 4*2*4 = 32

@@ -10,25 +10,20 @@ decides) and the text_config carries an fp8 (e4m3, per-tensor) quantization_conf
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import deepseek_configs, golden, run, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import ConfigError, UnsupportedModelError
 from core.layers import MlaMode
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
 from core.model.rows import Category
 from parsers import DeepseekV3ConfigParser, select_parser
 
-CONFIG_PATH = ROOT / "tests" / "end-to-end" / "configs" / "tiny-kimi-k25" / "config.json"
-GOLDEN = ROOT / "tests" / "end-to-end" / "cases" / "tiny_kimi_k25_decode_json"
-CONFIG: dict[str, Any] = json.loads(CONFIG_PATH.read_text())
+CONFIG: dict[str, Any] = tiny_config("tiny-kimi-k25")
 
 # Parameters per layer:
 #   MLA: q_a 8x4 = 32, q_b 4 x 2*(2+2) = 32, kv_a 8 x (4+2) = 48, kv_b 4 x 2*(2+2) = 32,
@@ -63,14 +58,8 @@ KV_BYTES_10_TOKENS = 2 * 10 * 6 * 2
 DECODE_MATMUL_FLOPS_EXPANDED = 2 * 1168 + 768 + 640 + 512
 
 
-def _report(config: dict[str, Any], qs, **options: Any) -> Report:
-    parser = select_parser(config)(config, **options)
-    cached, new = zip(*qs, strict=True)
-    return analyze(parser, QueryConfig.from_lists(cached, new))
-
-
 def test_parameters_state_and_flops_are_the_hand_count() -> None:
-    report = _report(CONFIG, [(9, 1)], mla=MlaMode.EXPANDED)
+    report = run(CONFIG, [(9, 1)], mla=MlaMode.EXPANDED)
     assert {k: v for k, v in report.parameters.items() if v} == PARAMETERS
     assert report.weight_bytes == WEIGHT_BYTES
     assert report.kv_cache_bytes == KV_BYTES_10_TOKENS
@@ -78,7 +67,7 @@ def test_parameters_state_and_flops_are_the_hand_count() -> None:
 
 
 def test_the_golden_case_is_the_hand_count() -> None:
-    doc = json.loads((GOLDEN / "expected_output.txt").read_text())
+    doc = golden("tiny_kimi_k25_decode_json")
     assert {k: v for k, v in doc["parameters"].items() if v} == PARAMETERS
     assert doc["storage"]["weight_bytes"] == WEIGHT_BYTES
     assert doc["storage"]["kv_cache_bytes"] == KV_BYTES_10_TOKENS
@@ -114,47 +103,29 @@ def test_the_nested_quantization_config_sets_the_formats() -> None:
 def test_the_wrapper_decides_the_tying_default_true() -> None:
     untied = {k: v for k, v in CONFIG.items() if k != "tie_word_embeddings"}
     text = {**CONFIG["text_config"], "tie_word_embeddings": False}
-    report = _report({**untied, "text_config": text}, [(0, 1)])
+    report = run({**untied, "text_config": text}, [(0, 1)])
     assert report.parameters["lm_head"] == 0  # Kimi_K25Config ties unless told otherwise
     assert report.parameters["total"] == PARAMETERS["total"] - 256
 
 
-@st.composite
-def kimi_text_configs(draw: st.DrawFn) -> dict[str, Any]:
-    experts = draw(st.integers(2, 8))
-    layers = draw(st.integers(1, 3))
-    return {
-        "model_type": "kimi_k2",
-        "hidden_size": draw(st.sampled_from([16, 32])),
-        "num_attention_heads": draw(st.integers(1, 4)),
-        "q_lora_rank": draw(st.sampled_from([None, 8])),
-        "kv_lora_rank": draw(st.sampled_from([4, 8])),
-        "qk_nope_head_dim": draw(st.sampled_from([2, 4])),
-        "qk_rope_head_dim": draw(st.sampled_from([2, 4])),
-        "v_head_dim": draw(st.sampled_from([2, 4])),
-        "intermediate_size": draw(st.integers(4, 32)),
-        "moe_intermediate_size": draw(st.integers(2, 16)),
-        "n_routed_experts": experts,
-        "num_experts_per_tok": draw(st.integers(1, experts)),
-        "n_shared_experts": draw(st.integers(0, 2)),
-        "first_k_dense_replace": draw(st.integers(0, layers)),
-        "num_hidden_layers": layers,
-        "vocab_size": draw(st.integers(1, 64)),
-        "tie_word_embeddings": draw(st.booleans()),
-        "dtype": "bfloat16",
-    }
+# Kimi-K2.5's text decoder is DeepSeek-V3's (model_type kimi_k2), its tying any way
+kimi_text_configs = st.builds(
+    lambda config, tie: {**config, "model_type": "kimi_k2", "tie_word_embeddings": tie},
+    deepseek_configs(),
+    st.booleans(),
+)
 
 
 queries = st.lists(st.tuples(st.integers(0, 30), st.integers(1, 6)), min_size=1, max_size=3)
 
 
-@given(kimi_text_configs(), queries, st.sampled_from(list(MlaMode)))
+@given(kimi_text_configs, queries, st.sampled_from(list(MlaMode)))
 def test_the_wrapper_is_its_text_model(text: dict[str, Any], qs, mode: MlaMode) -> None:
     tie = text["tie_word_embeddings"]
-    wrapped = _report(
+    wrapped = run(
         {"model_type": "kimi_k25", "tie_word_embeddings": tie, "text_config": text}, qs, mla=mode
     )
-    bare = _report({**text, "model_type": "deepseek_v3"}, qs, mla=mode)
+    bare = run({**text, "model_type": "deepseek_v3"}, qs, mla=mode)
     assert wrapped.rows == bare.rows
     assert wrapped.parameters == bare.parameters
     assert wrapped.kv_cache_bytes == bare.kv_cache_bytes

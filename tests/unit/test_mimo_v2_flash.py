@@ -9,24 +9,20 @@ of 6 dims (RoPE on int(6 * 0.334) = 2), v heads of 4; layer 0's FFN dense (I = 1
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import golden, run, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
 from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
+from core.model.report import Report
 from core.model.rows import Category, OpKind
 from parsers import MiMoV2FlashConfigParser
 
-CONFIG_PATH = ROOT / "tests" / "end-to-end" / "configs" / "tiny-mimo-v2-flash" / "config.json"
-GOLDEN = ROOT / "tests" / "end-to-end" / "cases" / "tiny_mimo_v2_flash_decode_json"
-CONFIG: dict[str, Any] = json.loads(CONFIG_PATH.read_text())
+CONFIG: dict[str, Any] = tiny_config("tiny-mimo-v2-flash")
 
 # Parameters:
 #   full attention:    q 8x12 = 96, k 8x6 = 48, v 8x4 = 32, o 8x8 = 64           -> 240 (x2)
@@ -59,14 +55,8 @@ KV_BYTES_10_TOKENS = 2 * 10 * 1 * 10 * 2 + 2 * 3 * 2 * 10 * 2
 DECODE_MATMUL_FLOPS = 5472 + 512
 
 
-def _run(config: dict[str, Any], qs, parallel: Parallelism | None = None, **options) -> Report:
-    cached, new = zip(*qs, strict=True)
-    parser = MiMoV2FlashConfigParser(config, **options)
-    return analyze(parser, QueryConfig.from_lists(cached, new), parallel or Parallelism())
-
-
 def test_parameters_state_and_flops_are_the_hand_count() -> None:
-    report = _run(CONFIG, [(9, 1)])
+    report = run(CONFIG, [(9, 1)])
     assert {k: v for k, v in report.parameters.items() if v} == PARAMETERS
     assert report.weight_bytes == WEIGHT_BYTES
     assert report.kv_cache_bytes == KV_BYTES_10_TOKENS
@@ -81,7 +71,7 @@ def test_parameters_state_and_flops_are_the_hand_count() -> None:
 
 
 def test_the_golden_case_is_the_hand_count() -> None:
-    doc = json.loads((GOLDEN / "expected_output.txt").read_text())
+    doc = golden("tiny_mimo_v2_flash_decode_json")
     assert {k: v for k, v in doc["parameters"].items() if v} == PARAMETERS
     assert doc["storage"]["weight_bytes"] == WEIGHT_BYTES
     assert doc["storage"]["kv_cache_bytes"] == KV_BYTES_10_TOKENS
@@ -89,7 +79,7 @@ def test_the_golden_case_is_the_hand_count() -> None:
 
 
 def test_the_router_stays_float32_whatever_the_weight_format() -> None:
-    report = _run(CONFIG, [(9, 1)], weight_dtype="float8_e4m3")
+    report = run(CONFIG, [(9, 1)], weight_dtype="float8_e4m3")
     router = next(row for row in report.rows if row.category is Category.ROUTER)
     assert router.param_bytes == 4 * 32 and router.cost.weight_bytes == 4 * 32
     assert router.peak == "fp32"
@@ -150,9 +140,9 @@ def _blocks(report: Report) -> tuple[int, int, int]:
 
 @given(mimo_configs(), queries)
 def test_the_hybrid_is_the_sum_of_its_layers(config: dict[str, Any], qs) -> None:
-    whole = _run(config, qs)
+    whole = run(config, qs)
     layers = [
-        _run(
+        run(
             {
                 **config,
                 "num_hidden_layers": 1,
@@ -178,8 +168,8 @@ def test_a_window_longer_than_the_context_changes_nothing(config, qs, extra: int
         "add_swa_attention_sink_bias": False,
         "sliding_window_size": max(c + n for c, n in qs) + extra,
     }
-    windowed = _run(alike, qs)
-    full = _run({**alike, "hybrid_layer_pattern": [0] * config["num_hidden_layers"]}, qs)
+    windowed = run(alike, qs)
+    full = run({**alike, "hybrid_layer_pattern": [0] * config["num_hidden_layers"]}, qs)
     assert windowed.total == full.total
     assert windowed.parameters == full.parameters
     assert windowed.kv_cache_bytes == full.kv_cache_bytes
@@ -187,7 +177,7 @@ def test_a_window_longer_than_the_context_changes_nothing(config, qs, extra: int
 
 @given(mimo_configs())
 def test_sliding_layers_keep_the_same_state_at_1k_and_1m_tokens(config: dict[str, Any]) -> None:
-    short, long = _run(config, [(999, 1)]), _run(config, [(999_999, 1)])
+    short, long = run(config, [(999, 1)]), run(config, [(999_999, 1)])
     full_layers = config["hybrid_layer_pattern"].count(0)
     per_token = config["num_key_value_heads"] * (config["head_dim"] + config["v_head_dim"]) * 2
     assert long.kv_cache_bytes - short.kv_cache_bytes == full_layers * 999_000 * per_token
@@ -205,7 +195,7 @@ def test_tensor_parallel_ranks_share_the_split_gemms(config: dict[str, Any]) -> 
         ]
         return sum(r.cost.flops * r.blocks for r in rows), sum(r.params * r.blocks for r in rows)
 
-    single, two = _run(config, qs), _run(config, qs, Parallelism(2))
+    single, two = run(config, qs), run(config, qs, Parallelism(2))
     flops, params = split(two)
     assert (2 * flops, 2 * params) == split(single)
     assert 2 * two.kv_cache_bytes == single.kv_cache_bytes
@@ -219,6 +209,7 @@ def test_tensor_parallel_ranks_share_the_split_gemms(config: dict[str, Any]) -> 
         ({"hybrid_layer_pattern": [0, True, 1, 0]}, "hybrid_layer_pattern"),
         ({"moe_layer_freq": [0, 1, 1]}, "moe_layer_freq"),
         ({"mlp_layer_types": ["dense", "moe", "sparse", "sparse"]}, "mlp_layer_types"),
+        ({"mlp_layer_types": [["dense"], "sparse", "sparse", "sparse"]}, "mlp_layer_types"),
         ({"layer_types": ["full_attention"] * 3}, "layer_types"),
         ({"n_shared_experts": 1}, "n_shared_experts"),
         ({"partial_rotary_factor": 0}, "partial_rotary_factor"),

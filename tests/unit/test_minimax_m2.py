@@ -7,11 +7,10 @@ The tiny model: h = 8, H = 2 query heads and H_kv = 1 KV head of d = 4, RoPE on 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import golden, run, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,11 +19,9 @@ from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.report import Report, analyze
 from core.model.rows import Category, OpKind
-from parsers import MiniMaxM2ConfigParser, select_parser
+from parsers import MiniMaxM2ConfigParser
 
-CONFIG_PATH = ROOT / "tests" / "end-to-end" / "configs" / "tiny-minimax-m2" / "config.json"
-GOLDEN = ROOT / "tests" / "end-to-end" / "cases" / "tiny_minimax_m2_decode_json"
-CONFIG: dict[str, Any] = json.loads(CONFIG_PATH.read_text())
+CONFIG: dict[str, Any] = tiny_config("tiny-minimax-m2")
 
 # Parameters per layer:
 #   attention: q 8x8 = 64, k 8x4 = 32, v 8x4 = 32, o 8x8 = 64                       -> 192
@@ -51,13 +48,8 @@ KV_BYTES_10_TOKENS = 2 * 10 * 1 * 8 * 2
 DECODE_MATMUL_FLOPS = 2 * 1152 + 512
 
 
-def _report(config: dict[str, Any], cached: int, new: int, **options: Any) -> Report:
-    parser = select_parser(config)(config, **options)
-    return analyze(parser, QueryConfig.from_lists([cached], [new]))
-
-
 def test_parameters_state_and_flops_are_the_hand_count() -> None:
-    report = _report(CONFIG, 9, 1)
+    report = run(CONFIG, [(9, 1)])
     assert {k: v for k, v in report.parameters.items() if v} == PARAMETERS
     assert report.kv_cache_bytes == KV_BYTES_10_TOKENS
     assert report.total.matmul_flops == DECODE_MATMUL_FLOPS
@@ -71,7 +63,7 @@ def test_parameters_state_and_flops_are_the_hand_count() -> None:
 
 
 def test_the_golden_case_is_the_hand_count() -> None:
-    doc = json.loads((GOLDEN / "expected_output.txt").read_text())
+    doc = golden("tiny_minimax_m2_decode_json")
     assert {k: v for k, v in doc["parameters"].items() if v} == PARAMETERS
     assert doc["storage"]["kv_cache_bytes"] == KV_BYTES_10_TOKENS
     assert doc["total"]["matmul_flops"] == DECODE_MATMUL_FLOPS

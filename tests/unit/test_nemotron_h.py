@@ -15,36 +15,22 @@ layers.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import golden, rows_by_name, run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import ops
 from core.errors import ConfigError, UsageError
 from core.layers import Mamba2
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
+from core.model.parallel import Parallelism
+from core.model.report import Report
 from core.model.rows import Category
 from parsers import NemotronHConfigParser, select_parser
 
-TINY_PATH = ROOT / "tests" / "end-to-end" / "configs" / "tiny-nemotron-h" / "config.json"
-TINY: dict[str, Any] = json.loads(TINY_PATH.read_text())
-GOLDEN = ROOT / "tests" / "end-to-end" / "cases" / "tiny_nemotron_h_prefill_json"
-
-
-def _run(config: dict[str, Any], qs, parallel: Parallelism = SINGLE_DEVICE) -> Report:
-    cached, new = zip(*qs, strict=True)
-    parser = NemotronHConfigParser(config)
-    return analyze(parser, QueryConfig.from_lists(tuple(cached), tuple(new)), parallel)
-
-
-def _rows(report: Report) -> dict[str, Any]:
-    return {row.name: row for row in report.rows}
+TINY: dict[str, Any] = tiny_config("tiny-nemotron-h")
 
 
 # --- the tiny config by hand -------------------------------------------------------------------
@@ -63,14 +49,14 @@ HF_TINY_PARAMETERS = 2296  # HF's NemotronHForCausalLM built from the tiny confi
 
 def test_tiny_parameters_by_hand_are_hf_s() -> None:
     assert MAMBA_PARAMS == 476 and TINY_PARAMETERS == HF_TINY_PARAMETERS
-    report = _run(TINY, [(3, 10)])
+    report = run(TINY, [(3, 10)])
     assert report.parameters["total"] == TINY_PARAMETERS
     # HF's reference split counts the gated norm of each Mamba layer among the norms: 6 RMSNorms
     # of the residual stream + 2 group norms, 8 each
     assert report.parameters["norms"] == 8 * 8
     assert report.parameters["mixers"] == 2 * (MAMBA_PARAMS - 8 - 8)
     # the router is float32: 4 x 8 x 4 B
-    assert _rows(report)["Ffn - Router"].param_bytes == 128
+    assert rows_by_name(report)["Ffn - Router"].param_bytes == 128
 
 
 # Variants of the tiny config and the parameters HF's NemotronHForCausalLM holds for each (built
@@ -94,24 +80,24 @@ HF_VARIANT_PARAMETERS = [
 
 @pytest.mark.parametrize(("change", "parameters"), HF_VARIANT_PARAMETERS)
 def test_variants_hold_hf_s_parameters(change: dict[str, Any], parameters: int) -> None:
-    assert _run({**TINY, **change}, [(0, 1)]).parameters["total"] == parameters
+    assert run({**TINY, **change}, [(0, 1)]).parameters["total"] == parameters
 
 
 def test_tiny_state_by_hand_is_hf_s_cache() -> None:
     conv = 2 * 24 * 3 * 2  # two Mamba layers x conv_dim x K columns x 2 B (HF keeps K columns)
     recurrent = 2 * 4 * 2 * 4 * 4  # two layers x H x P x N x 4 B (float32)
     # 3 cached + 10 input = 13 tokens of K and V (1 KV head x (4 + 4)) at 2 B, one layer
-    report = _run(TINY, [(3, 10)])
+    report = run(TINY, [(3, 10)])
     parts = {part.name: part.bytes for part in report.storage_parts if part.growth}
     assert parts == {"Conv state": 288, "Recurrent state": 256, "KV cache": 13 * 8 * 2}
     assert conv == 288 and recurrent == 256
     # at 512 tokens, decode or prefill: HF's cache for this config holds 8,736 B
     for qs in ([(511, 1)], [(0, 512)]):
-        assert _run(TINY, qs).kv_cache_bytes == conv + recurrent + 512 * 8 * 2 == 8736
+        assert run(TINY, qs).kv_cache_bytes == conv + recurrent + 512 * 8 * 2 == 8736
 
 
 def test_tiny_flops_by_hand() -> None:
-    rows = _rows(_run(TINY, [(3, 10)]))
+    rows = rows_by_name(run(TINY, [(3, 10)]))
     assert rows["Mamba - In_Proj"].cost.flops == 2 * 10 * 8 * 36
     # 10 tokens x 24 channels x (3 multiply-adds + bias + silu 4)
     assert rows["Mamba - Conv1d"].cost.flops == 10 * 24 * (6 + 1 + 4)
@@ -135,7 +121,7 @@ def test_tiny_flops_by_hand() -> None:
 
 
 def test_tiny_golden_is_the_hand_count() -> None:
-    doc = json.loads((GOLDEN / "expected_output.txt").read_text())
+    doc = golden("tiny_nemotron_h_prefill_json")
     layers = {layer["name"]: layer for layer in doc["layers"]}
     assert doc["parameters"]["total"] == TINY_PARAMETERS
     assert doc["storage"]["kv_cache_bytes"] == 288 + 256 + 13 * 8 * 2
@@ -152,7 +138,7 @@ def test_tiny_golden_is_the_hand_count() -> None:
 
 
 def test_decode_matmul_flops_are_hf_s_but_the_convolution() -> None:
-    report = _run(TINY, [(511, 1)])
+    report = run(TINY, [(511, 1)])
     matmul = sum(row.cost.matmul_flops * row.blocks for row in report.rows)
     # HF: 20,480, of which its decode convolution (not a matmul here) is 576
     assert matmul == 20480 - 576
@@ -176,7 +162,7 @@ def test_what_flop_counter_sees_of_the_chunked_scan() -> None:
     assert 23 * hf_chunked_scan_bmm(512, 128, 64, 64, 128) == 62_343_086_080
     # ours counts causal pairs, scores per group and a linear passing of states: for the tiny
     # prefill, per layer, 128 chunks x 10 pairs: 2 x 4 x 2 x 1280 + 2 x 2 x 4 x 1280 + 4 x 512 x 32
-    ssm = _rows(_run(TINY, [(0, 512)]))["Mamba - SSM"]
+    ssm = rows_by_name(run(TINY, [(0, 512)]))["Mamba - SSM"]
     assert ssm.cost.matmul_flops == 20480 + 20480 + 65536
 
 
@@ -184,11 +170,11 @@ def test_what_flop_counter_sees_of_the_chunked_scan() -> None:
 
 
 def test_pattern_list_and_legacy_names_agree() -> None:
-    by_pattern = _run(TINY, [(3, 10)])
+    by_pattern = run(TINY, [(3, 10)])
     listed = {k: v for k, v in TINY.items() if k != "hybrid_override_pattern"}
     types = ["mamba", "attention", "moe", "mlp", "linear_attention"]  # legacy names remapped
     for key in ("layers_block_type", "layer_types"):
-        assert _run({**listed, key: types}, [(3, 10)]).rows == by_pattern.rows
+        assert run({**listed, key: types}, [(3, 10)]).rows == by_pattern.rows
     # the list wins over the pattern, as in HF
     both = {**TINY, "layers_block_type": ["mlp"] * 5}
     assert NemotronHConfigParser(both).dims.layer_types == ("mlp",) * 5
@@ -202,7 +188,7 @@ def test_legacy_mamba_keys_win() -> None:
 
 def test_the_lm_head_is_never_tied() -> None:
     # HF's NemotronHForCausalLM ties nothing: the same 2,296 parameters with tie_word_embeddings
-    report = _run({**TINY, "tie_word_embeddings": True}, [(0, 1)])
+    report = run({**TINY, "tie_word_embeddings": True}, [(0, 1)])
     assert report.parameters["total"] == HF_TINY_PARAMETERS
     assert report.parameters["lm_head"] == 32 * 8
 
@@ -248,8 +234,8 @@ def test_registered_with_its_architecture() -> None:
 
 
 def test_tensor_parallel_splits_heads_and_groups() -> None:
-    single, split = _run(TINY, [(3, 10)]), _run(TINY, [(3, 10)], Parallelism(2))
-    rows = _rows(split)
+    single, split = run(TINY, [(3, 10)]), run(TINY, [(3, 10)], Parallelism(2))
+    rows = rows_by_name(split)
     # 2 heads and 1 group per rank: in_proj 8 -> 4 (z) + 4 + 2 x 4 (x, B, C) + 2 (dt)
     assert rows["Mamba - In_Proj"].params == 8 * 18
     assert rows["Mamba - Conv1d"].params == 12 * 3 + 12
@@ -262,15 +248,15 @@ def test_tensor_parallel_splits_heads_and_groups() -> None:
 
 def test_groups_are_replicated_when_fewer_than_ranks() -> None:
     config = {**TINY, "n_groups": 1, "num_attention_heads": 4, "num_key_value_heads": 4}
-    report = _run(config, [(0, 4)], Parallelism(4))
-    rows = _rows(report)
+    report = run(config, [(0, 4)], Parallelism(4))
+    rows = rows_by_name(report)
     # 1 head per rank and the one group's B and C: in_proj 8 -> 2 + (2 + 2 x 4) + 1
     assert rows["Mamba - In_Proj"].params == 8 * 13
     # the group norm: each rank normalises its 2 features of the one group
     assert rows["Mamba - GroupNorm"].params == 2
     assert any("Conv state of Mamba2 layers is replicated" in note for note in report.notes)
     with pytest.raises(UsageError, match="n_groups \\(2\\) neither divides it"):
-        _run({**TINY, "mamba_num_heads": 6}, [(0, 4)], Parallelism(3))
+        run({**TINY, "mamba_num_heads": 6}, [(0, 4)], Parallelism(3))
 
 
 # --- invariants (hypothesis) -------------------------------------------------------------------
@@ -301,9 +287,9 @@ queries = st.lists(st.tuples(st.integers(0, 40), st.integers(1, 12)), min_size=1
 def test_mamba_state_is_the_same_at_1k_and_1m_tokens(config) -> None:
     only_mamba = {**config, "hybrid_override_pattern": "MM"}
     assert (
-        _run(only_mamba, [(999, 1)]).kv_cache_bytes
-        == _run(only_mamba, [(999_999, 1)]).kv_cache_bytes
-        == _run(only_mamba, [(0, 7)]).kv_cache_bytes
+        run(only_mamba, [(999, 1)]).kv_cache_bytes
+        == run(only_mamba, [(999_999, 1)]).kv_cache_bytes
+        == run(only_mamba, [(0, 7)]).kv_cache_bytes
     )
 
 
@@ -321,9 +307,9 @@ def test_a_hybrid_is_the_sum_of_its_layer_kinds(config, qs) -> None:
         )
 
     pattern = config["hybrid_override_pattern"]
-    whole = blocks(_run(config, qs))
+    whole = blocks(run(config, qs))
     parts = [
-        blocks(_run({**config, "hybrid_override_pattern": letter * pattern.count(letter)}, qs))
+        blocks(run({**config, "hybrid_override_pattern": letter * pattern.count(letter)}, qs))
         for letter in set(pattern)
     ]
     assert whole == tuple(sum(part[i] for part in parts) for i in range(3))
@@ -349,7 +335,7 @@ def test_mamba_split_rows_add_up_over_ranks(config, qs, tp: int) -> None:
             sum(r.cost.weight_bytes for r in kept),
         )
 
-    single, split = _run(config, qs), _run(config, qs, Parallelism(tp))
+    single, split = run(config, qs), run(config, qs, Parallelism(tp))
     assert tuple(tp * value for value in mamba(split)) == mamba(single)
     assert tp * split.kv_cache_bytes == single.kv_cache_bytes
 
@@ -386,7 +372,7 @@ def test_chunked_scan_is_linear_in_chunks(chunks, chunk, heads, state, groups, c
 @given(nemotron_configs(), st.integers(1, 50))
 def test_mamba_weights_read_do_not_depend_on_tokens(config, tokens: int) -> None:
     config = {**config, "hybrid_override_pattern": "M"}
-    a, b = _rows(_run(config, [(0, tokens)])), _rows(_run(config, [(3, 1)]))
+    a, b = rows_by_name(run(config, [(0, tokens)])), rows_by_name(run(config, [(3, 1)]))
     for name in ("Mamba - In_Proj", "Mamba - Conv1d", "Mamba - SSM", "Mamba - Out_Proj"):
         assert a[name].cost.weight_bytes == b[name].cost.weight_bytes
         assert a[name].category is b[name].category is Category.MIXER

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from core.base_parser import TransformerMode
 from core.errors import ConfigError, UnsupportedModelError
+from core.model.config import ConfigReader
 from parsers import Gemma3ConfigParser, Llama4ConfigParser, LlamaConfigParser
 
 LLAMA: dict[str, Any] = {
@@ -163,3 +165,52 @@ def test_multimodal_gemma3_reads_its_text_config() -> None:
     # sliding_window_pattern 6: layers 5 and 11 are global
     assert [i for i, slides in enumerate(nested.dims.sliding) if not slides] == [5, 11]
     assert nested.dims.tie_word_embeddings and nested.dims.dtype.name == "bfloat16"
+
+
+@pytest.mark.parametrize(
+    ("config", "kind", "factor"),
+    [
+        ({}, None, 0.5),  # the family's default
+        ({"partial_rotary_factor": 0.25}, None, 0.25),  # the top level
+        ({"partial_rotary_factor": 0.25, "rope_parameters": {"rope_theta": 1e4}}, None, 0.25),
+        ({"partial_rotary_factor": 0.25, "rope_parameters": {"partial_rotary_factor": 1}}, None, 1),
+        # `rope_scaling`, when given, replaces `rope_parameters` (as in transformers 5)
+        (
+            {"rope_scaling": {"type": "longrope"}, "rope_parameters": {"partial_rotary_factor": 1}},
+            None,
+            0.5,
+        ),
+        ({"rope_scaling": {"partial_rotary_factor": 0.75}}, None, 0.75),
+        # per layer type
+        (
+            {"rope_parameters": {"full": {"partial_rotary_factor": 0.75}, "sliding": {}}},
+            "full",
+            0.75,
+        ),
+        ({"rope_parameters": {"full": {}}, "partial_rotary_factor": 0.25}, "full", 0.25),
+    ],
+)
+def test_rotary_factor_is_read_where_transformers_reads_it(
+    config: dict[str, Any], kind: str | None, factor: float
+) -> None:
+    assert ConfigReader(config, "x").rotary_factor(0.5, kind) == factor
+
+
+@pytest.mark.parametrize(
+    ("config", "kind", "message"),
+    [
+        ({"partial_rotary_factor": 0}, None, "'partial_rotary_factor' must be a number in (0, 1]"),
+        ({"partial_rotary_factor": True}, None, "'partial_rotary_factor' must be a number"),
+        ({"rope_parameters": {"partial_rotary_factor": "1/4"}}, None,
+         "'rope_parameters.partial_rotary_factor' must be a number"),
+        ({"rope_parameters": [0.25]}, None, "'rope_parameters' must be an object"),
+        ({"rope_parameters": {"full": 0.25}}, "full", "'rope_parameters.full' must be an object"),
+        ({"rope_parameters": {"full": {"partial_rotary_factor": 2}}}, "full",
+         "'rope_parameters.full.partial_rotary_factor' must be a number in (0, 1], got 2"),
+    ],
+)  # fmt: skip
+def test_bad_rotary_factor_is_one_error_naming_the_key(
+    config: dict[str, Any], kind: str | None, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        ConfigReader(config, "x").rotary_factor(0.5, kind)

@@ -98,15 +98,26 @@ def test_layernorm() -> None:
     assert ops.layernorm(2, 8, w_act=2, w_weight=2, bias=False) == Cost(104, 0, 16, 32, 32)
 
 
-def test_index_scores_causal_with_top_k() -> None:
-    # two queries: (4 cached, 2 new) and 3 x (0 cached, 3 new); 2 heads of dim 3, top 2
-    # pairs: 5 + 6 = 11, and 3 x (1 + 2 + 3) = 18 -> 29; new tokens 2 + 9 = 11
-    # matmul 2*2*(3+1)*29 = 464; relu 2*29 = 58; scale 2*11 = 22
+def test_lightning_indexer_causal_with_top_k() -> None:
+    # ratio 1 (DSA): two queries: (4 cached, 2 new) and 3 x (0 cached, 3 new); 2 heads of dim 3,
+    # top 2. (token, key) pairs: 5 + 6 = 11, and 3 x (1 + 2 + 3) = 18 -> 29; new tokens 2 + 9 = 11
+    # per (head, pair): q.k 3 multiply-adds = 6 (matmul), relu 1, the weighted sum's multiply-add 2
+    # -> matmul 2*6*29 = 348, + 2*3*29 = 174; per (token, head) the folded scale: 2*11 = 22
     # reads q and w 11*2*(3+1) = 88 el and the keys 6 + 3*3 = 15 x 3 = 45 el (fp8: 1 B each)
     # indices: min(p+1, 2) -> 2 + 2, and 3 x (1 + 2 + 2): 19 x 4 B
-    cost = ops.index_scores([((4, 2), 1), ((0, 3), 3)], heads=2, head_dim=3, top_k=2,
-                            w_act=2, w_key=1)  # fmt: skip
-    assert cost == Cost(464 + 58 + 22, 464, 0, 88 * 2 + 45, 19 * 4)
+    cost = ops.lightning_indexer([((4, 2), 1), ((0, 3), 3)], heads=2, head_dim=3, top_k=2,
+                                 w_act=2, w_key=1)  # fmt: skip
+    assert cost == Cost(348 + 174 + 22, 348, 0, 88 * 2 + 45, 19 * 4)
+
+
+def test_lightning_indexer_over_compressed_keys() -> None:
+    # ratio 2: 5 cached + 4 new at positions 5..8 see floor((p+1)/2) = 3, 3, 4, 4 keys -> 14
+    # scores; top 2 keeps 2 each -> 8 indices. 1 head of dim 2: matmul 2*2*14 = 56, relu and the
+    # weighted sum 3*14 = 42, the folded scale 4 -> 102. Reads q and w 4*(2+1) = 12 el (24 B)
+    # and the floor(9/2) = 4 keys of 2 (8 B at 1 B); writes 8 x 4 B
+    cost = ops.lightning_indexer([((5, 4), 1)], heads=1, head_dim=2, top_k=2, ratio=2,
+                                 w_act=2, w_key=1)  # fmt: skip
+    assert cost == Cost(102, 56, 0, 24 + 8, 32)
 
 
 def test_cost_algebra() -> None:

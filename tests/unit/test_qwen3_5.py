@@ -4,21 +4,19 @@ the new layer kind (hypothesis)."""
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import golden, step, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import ops
 from core.errors import ConfigError, UsageError
 from core.layers import GatedDeltaNet
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
+from core.model.parallel import Parallelism
+from core.model.report import Report
 from core.model.rows import Row
 from parsers import (
     Qwen3_5ConfigParser,
@@ -28,18 +26,8 @@ from parsers import (
     select_parser,
 )
 
-ROOT = Path(__file__).resolve().parent.parent / "end-to-end"
-DENSE = json.loads((ROOT / "configs/qwen3_5/config.json").read_text())
-MOE = json.loads((ROOT / "configs/qwen3_5_moe/config.json").read_text())
-
-
-def golden(case: str) -> dict[str, Any]:
-    return json.loads((ROOT / "cases" / case / "expected_output.txt").read_text())
-
-
-def _run(parser, qs, parallel: Parallelism = SINGLE_DEVICE) -> Report:
-    cached, new = zip(*qs, strict=True)
-    return analyze(parser, QueryConfig.from_lists(tuple(cached), tuple(new)), parallel)
+DENSE = tiny_config("qwen3_5")
+MOE = tiny_config("qwen3_5_moe")
 
 
 # --- the tiny dense config: h=16, 4 layers (DeltaNet, attention, DeltaNet, attention), V=32,
@@ -208,8 +196,8 @@ def test_qwen3_vl_aliases_read_the_text_config() -> None:
         "tie_word_embeddings": True,  # HF's ConditionalGeneration reads the top level only
     }
     vl = {"model_type": "qwen3_vl", "architectures": ["Qwen3VLForConditionalGeneration"]}
-    report = _run(select_parser(vl)({**vl, "text_config": text}), [(7, 1)])
-    bare = _run(Qwen3ConfigParser({**text, "model_type": "qwen3"}), [(7, 1)])
+    report = step(select_parser(vl)({**vl, "text_config": text}), [(7, 1)])
+    bare = step(Qwen3ConfigParser({**text, "model_type": "qwen3"}), [(7, 1)])
     assert report.parameters["lm_head"] == 64 * 32  # not tied: the top level says nothing
     assert report.parameters["total"] == bare.parameters["total"] + 64 * 32
     assert [r.cost for r in report.rows] == [r.cost for r in bare.rows]
@@ -217,7 +205,7 @@ def test_qwen3_vl_aliases_read_the_text_config() -> None:
     moe_text = {**text, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 8}
     parser = select_parser(moe)({**moe, "text_config": moe_text})
     assert isinstance(parser, Qwen3MoeConfigParser)
-    assert _run(parser, [(7, 1)]).parameters["mlp_routed_experts"] == 2 * 4 * 3 * 32 * 8
+    assert step(parser, [(7, 1)]).parameters["mlp_routed_experts"] == 2 * 4 * 3 * 32 * 8
 
 
 def test_layer_types_default_to_the_interval() -> None:
@@ -263,7 +251,7 @@ def test_text_config_must_be_an_object() -> None:
 def test_tensor_parallel_must_divide_the_linear_heads() -> None:
     parser = Qwen3_5ConfigParser(DENSE)  # 1 key head, 2 value heads
     with pytest.raises(UsageError, match=r"linear_num_key_heads \(1\) is not a multiple of it"):
-        _run(parser, [(0, 1)], Parallelism(2))
+        step(parser, [(0, 1)], Parallelism(2))
 
 
 # --- invariants (hypothesis) -----------------------------------------------------------------
@@ -317,7 +305,7 @@ def _fixed(report: Report) -> dict[str, Any]:
 @given(qwen3_5_configs(), st.integers(1, 8))
 def test_the_deltanet_state_is_the_same_at_1k_and_1m_tokens(config, new: int) -> None:
     parser = _parser(config)
-    short, long = _run(parser, [(1_000, new)]), _run(parser, [(1_000_000, new)])
+    short, long = step(parser, [(1_000, new)]), step(parser, [(1_000_000, new)])
     assert _fixed(short) == _fixed(long)
     if any(parser.dims.linear):
         assert set(_fixed(short)) == {"Conv state", "Recurrent state"}
@@ -326,7 +314,7 @@ def test_the_deltanet_state_is_the_same_at_1k_and_1m_tokens(config, new: int) ->
 @given(qwen3_5_configs(), st.integers(1, 1_000), st.integers(1, 3))
 def test_a_decode_step_costs_the_same_at_any_context(config, cached: int, more: int) -> None:
     parser = _parser(config)
-    near, far = _run(parser, [(cached, 1)]), _run(parser, [(cached * more + 1, 1)])
+    near, far = step(parser, [(cached, 1)]), step(parser, [(cached * more + 1, 1)])
 
     def deltanet(report: Report) -> list[Any]:
         return [r.cost for r in report.rows if r.name.startswith("DeltaNet")]
@@ -343,14 +331,14 @@ def test_the_chunked_form_costs_whole_chunks(config, new: int) -> None:
         rows = [r.cost.matmul_flops for r in report.rows if r.name == "DeltaNet - DeltaRule"]
         return sum(rows)
 
-    assert rule(_run(parser, [(0, new)])) == rule(_run(parser, [(0, padded)]))
+    assert rule(step(parser, [(0, new)])) == rule(step(parser, [(0, padded)]))
 
 
 @settings(max_examples=60)
 @given(qwen3_5_configs(), queries, st.sampled_from([2, 4]))
 def test_tensor_parallel_ranks_add_up_to_one_device(config, qs, tp: int) -> None:
     parser = _parser(config)
-    single, split = _run(parser, qs), _run(parser, qs, Parallelism(tp))
+    single, split = step(parser, qs), step(parser, qs, Parallelism(tp))
 
     def split_ops(rows: tuple[Row, ...]) -> tuple[int, int, Fraction]:
         kept = [r for r in rows if not r.replicated and r.comm is None and r.per_block]
@@ -376,7 +364,7 @@ def test_a_hybrid_is_the_sum_of_its_layer_kinds(config, qs) -> None:
     layers, kinds = text["num_hidden_layers"], text["layer_types"]
 
     def body(layer_types: list[str]) -> tuple[Any, ...]:
-        report = _run(_parser({**config, "text_config": {**text, "layer_types": layer_types}}), qs)
+        report = step(_parser({**config, "text_config": {**text, "layer_types": layer_types}}), qs)
         rows = [r for r in report.rows if r.per_block]
         return (
             sum(r.cost.flops * r.blocks for r in rows),
