@@ -22,7 +22,7 @@ from core.hardware.efficiency import (
     profile_names,
 )
 from core.hardware.roofline import Execution, on_hardware
-from core.hardware.specs import resolve_hardware
+from core.hardware.specs import resolve_hardware, spec_from_dict
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.report import analyze
@@ -162,3 +162,31 @@ def test_the_committed_parameters_meet_the_targets_on_the_committed_measurements
     ideal = cal.summary([p.ideal() / p.measured_s - 1 for p in points])[0]
     assert ideal > 2 * median
     assert all(p.ideal() <= p.measured_s for p in points)  # no engine beats the roofline
+
+
+def test_a_spec_file_sets_its_own_parameters(tmp_path) -> None:
+    base = {
+        "name": "Mine",
+        "memory_gb": 80,
+        "memory_bandwidth_gb_s": 3000,
+        "peak_tflops": {"bf16": 900, "fp32": 60},
+        "family": "hopper",
+    }
+    tuned = spec_from_dict({**base, "efficiency": {"bandwidth": 0.5}}, "mine.yaml")
+    plain = spec_from_dict(base, "mine.yaml")
+    report = analyze(PARSERS[MODELS[0]], QueryConfig.uniform(8, 1000, 1))
+    slow, fast = on_hardware(report, tuned), on_hardware(report, plain)
+    assert slow.expected_step_time_s > fast.expected_step_time_s
+    assert slow.step_time_s == fast.step_time_s
+    for bad, message in (
+        ({"bandwidth": 2}, "mine.yaml: efficiency 'bandwidth' must be in"),
+        ({"gemm": {"fp9": 1}}, "unknown format 'fp9'"),
+        ([1, 2], "'efficiency' must map parameters to values"),
+    ):
+        with pytest.raises(HardwareSpecError, match=message):
+            spec_from_dict({**base, "efficiency": bad}, "mine.yaml")
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: Mine\nmemory_gb: 80\nmemory_bandwidth_gb_s: 3000\n"
+                    "peak_tflops: {bf16: 900}\nefficiency: {kernel_launch_s: -1}\n")  # fmt: skip
+    with pytest.raises(HardwareSpecError, match="'kernel_launch_s' must be >= 0"):
+        resolve_hardware(str(path))
