@@ -15,7 +15,7 @@ from core.layers.mixer import divisible
 from core.model.builder import OpBuilder
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
-from core.model.rows import Category, Row
+from core.model.rows import Category, Routing, Row
 from core.model.state import State
 
 
@@ -29,12 +29,12 @@ def mlp_rows(
     category: Category,
     gated: bool = True,
     bias: bool = False,
-    experts: tuple[int, float] | None = None,
+    experts: Routing | None = None,
     width: int | None = None,
 ) -> list[Row]:
     """An MLP of `intermediate` features (this device's share) over `tokens` token rows (tokens x
-    top-k for routed experts), from and back to `width` (default the hidden size). `experts` =
-    (experts held, expected experts read this step) makes the weights per expert."""
+    top-k for routed experts), from and back to `width` (default the hidden size). `experts` (their
+    routing) makes the weights per expert."""
     hidden = ops.hidden_size if width is None else width
     up = 2 * intermediate if gated else intermediate
     return [

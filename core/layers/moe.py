@@ -26,7 +26,7 @@ from core.model.builder import OpBuilder
 from core.model.formats import DataFormat
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
-from core.model.rows import Category, Row
+from core.model.rows import Category, Routing, Row
 from core.model.state import State
 
 
@@ -116,7 +116,6 @@ class Moe:
         )
 
     def expert_rows(self, ops: OpBuilder, tokens: int, width: int | None = None) -> list[Row]:
-        touched = formulas.expected_distinct_experts(self.num_experts, self.top_k, tokens)
         return mlp_rows(
             ops,
             tokens * self.top_k,
@@ -126,7 +125,7 @@ class Moe:
             category=Category.MLP_ROUTED,
             gated=self.gated,
             bias=self.expert_bias,
-            experts=(self.num_experts, touched),
+            experts=Routing(self.num_experts, self.top_k, tokens),
             width=width,
         )
 

@@ -18,7 +18,7 @@ from core.model.formats import DataFormat
 from core.model.masks import KeyPattern
 from core.model.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
 from core.model.precision import VECTOR_PEAK, Precision
-from core.model.rows import Category, OpKind, Row
+from core.model.rows import Category, OpKind, Routing, Row
 from core.ops import Cost, Number
 
 QueryShapes = Sequence[tuple[tuple[int, int], int]]
@@ -68,15 +68,15 @@ class OpBuilder:
         *,
         category: Category,
         bias: bool = False,
-        experts: tuple[int, float] | None = None,
+        experts: Routing | None = None,
         groups: int = 1,
         replicated: bool = False,
         pinned: DataFormat | None = None,
     ) -> Row:
         """A linear layer (k -> n) over `tokens` rows. `groups` independent weight matrices of
         k x n applied to the same tokens form one batched GEMM (MLA's per-head absorption). With
-        `experts` = (held, expected read), the weights are per expert: `held` copies are stored
-        and `expected read` of them are read, rounded to whole bytes. `pinned`: a weight the
+        `experts` (a `Routing`), the weights are per expert: every expert is stored and the
+        expected distinct experts touched are read, rounded to whole bytes. `pinned`: a weight the
         model keeps in that format whatever the dtype, quantization or overrides say, multiplied
         in it (MiMo-V2-Flash's float32 router)."""
         fmt, bias_fmt = self.precision.weight_for(category), self.precision.weight
@@ -96,10 +96,9 @@ class OpBuilder:
         param_bytes = (k * n * fmt.bytes + (n * bias_fmt.bytes if bias else 0)) * groups
         matrices = 1.0
         if experts is not None:
-            held, touched = experts
-            cost = replace(cost, weight_bytes=round(touched * cost.weight_bytes))
-            params, param_bytes = params * held, param_bytes * held
-            matrices = max(touched, 1.0)
+            cost = replace(cost, weight_bytes=experts.read_bytes(cost.weight_bytes))
+            params, param_bytes = params * experts.experts, param_bytes * experts.experts
+            matrices = experts.matrices
         return Row(
             name,
             cost,
@@ -112,6 +111,7 @@ class OpBuilder:
             tokens=tokens,
             matrices=matrices,
             weight_peak=fmt.peak,
+            routing=experts,
         )
 
     # --- elementwise --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from core import ops
 from core.model.parallel import Comm
 from core.ops import Cost, Number
 
@@ -40,6 +41,31 @@ class Category(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Routing:
+    """Routed experts' weights: `experts` are held, each of `tokens` tokens picks `top_k` of
+    them, and a step reads the experts at least one token picks (in expectation under uniform
+    routing)."""
+
+    experts: int
+    top_k: int
+    tokens: int
+
+    @property
+    def touched(self) -> float:
+        return ops.expected_distinct_experts(self.experts, self.top_k, self.tokens)
+
+    @property
+    def matrices(self) -> float:
+        """The weight matrices a routed GEMM's rows spread over (at least one)."""
+        return max(self.touched, 1.0)
+
+    def read_bytes(self, one_expert: Number) -> int:
+        """The weight bytes a step reads of experts of `one_expert` bytes each, rounded to
+        whole bytes."""
+        return round(self.touched * one_expert)
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """`cost` is per run of the op in one block, on one device; `params` (and `param_bytes`, at
     their stored format) is what one block holds for it on that device. `peak` names the hardware
@@ -63,6 +89,8 @@ class Row:
     # expected distinct experts touched), so each multiplies tokens / matrices rows
     weight_peak: str = ""  # a GEMM's weight storage class ("int4", "fp8", ...): where it differs
     # from `peak`, the weights are dequantized on the fly (weight-only quantization)
+    routing: Routing | None = None  # routed experts: how `matrices` and the weight bytes read
+    # follow from the tokens (scenario grids recompute them for every batch)
 
     @property
     def total_cost(self) -> Cost:
@@ -89,6 +117,7 @@ class Row:
             self.tokens,
             self.matrices,
             self.weight_peak,
+            self.routing,
         )
 
 
