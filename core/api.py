@@ -166,7 +166,9 @@ def sweep(
     **model_options: Any,
 ) -> list[Scenario]:
     """Every (batch size, cached tokens) pair: B queries of `cached` + `input_tokens` tokens,
-    on each hardware (one Scenario per pair and device; one per pair without hardware)."""
+    on each hardware (one Scenario per pair and device; one per pair without hardware). The
+    figures are one `analyze` and `on_hardware` per pair's; core/hardware/grid.py gets them in
+    closed form from a few analyses per context."""
     if not batch_sizes or not cached_tokens:
         raise UsageError("a sweep needs at least one batch size and one cached-token count")
     if isinstance(model, BaseModelConfigParser):
@@ -175,27 +177,34 @@ def sweep(
         parser = load_model(model, **model_options)[1]
     devices = resolve_devices(hardware)
     effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
-    execution = Execution(execution)
+    from core.hardware.grid import batch_curves  # numpy: loaded by grids only
+
+    curves = batch_curves(
+        parser,
+        cached_tokens,
+        input_tokens,
+        batch_sizes,
+        parallel,
+        list(zip(devices, effs, strict=True)),
+        Execution(execution),
+    )
     scenarios = []
-    for cached in cached_tokens:
-        for batch in batch_sizes:
-            report = analyze(parser, QueryConfig.uniform(batch, cached, input_tokens), parallel)
-            memory = report.device_memory_bytes
-            base = (batch, cached, input_tokens, report.total.flops, float(memory))
+    for cached, curve in zip(cached_tokens, curves, strict=True):
+        for i, batch in enumerate(batch_sizes):
+            base = (batch, cached, input_tokens, curve.flops[i], float(curve.memory_bytes[i]))
             if not devices:
                 scenarios.append(Scenario(*base))
-            for hw, eff in zip(devices, effs, strict=True):
-                result = on_hardware(report, hw, execution, eff)
+            for hw, on in zip(devices, curve.devices, strict=True):
                 scenarios.append(
                     Scenario(
                         *base,
                         hw.name,
-                        result.step_time_s,
-                        result.tokens_per_s,
-                        result.bound,
-                        result.fits,
-                        result.expected_step_time_s,
-                        result.expected_tokens_per_s,
+                        on.step_time_s[i],
+                        on.tokens_per_s[i],
+                        on.bound[i],
+                        on.fits[i],
+                        on.expected_step_time_s[i],
+                        on.expected_tokens_per_s[i],
                     )
                 )
     return scenarios
