@@ -8,6 +8,14 @@
     analysis.hardware[0].step_time_s     # seconds
     print(analysis.render("table"))      # what the CLI prints
 
+    # a 2048-token prompt, then 512 tokens: the whole generation; and serving at concurrency 64
+    analyze_model(..., input_tokens=[2048], output_tokens=[512], hardware=[...]).generation[0]
+    analyze_model(..., input_tokens=[2048], output_tokens=[512], concurrency=64,
+                  hardware=[...]).serving[0].expected_tpot_s
+    # the best deployments under latency targets
+    plan_model("meta-llama/Llama-3.1-70B", input_tokens=2048, output_tokens=512,
+               ttft_slo=2.0, tpot_slo=0.05).best[0]
+
 `model` is a config dict, a path to a config.json or its directory, or a hub name (bundled, or
 fetched). Errors are `core.errors.AnalyzerError`s with one-line messages.
 """
@@ -23,13 +31,16 @@ from core.base_parser import BaseModelConfigParser, TransformerMode
 from core.errors import UsageError
 from core.hardware.roofline import Execution, HardwareResult, default_efficiency, on_hardware
 from core.hardware.sizing import Fit, smallest_fit
-from core.hardware.specs import HardwareSpec, resolve_hardware
+from core.hardware.specs import CATALOG, HardwareSpec, resolve_hardware
 from core.layers.mla import MlaMode
 from core.model.parallel import SINGLE_DEVICE, Parallelism
 from core.model.queries import QueryConfig
 from core.model.report import Report, analyze
-from core.output.render import RENDERERS
+from core.output.planning import render_analysis
 from core.resolve import resolve_config
+from core.serving.generation import Generation, generate, requests
+from core.serving.plan import MAX_PLAN_CONCURRENCY, Plan, Targets, plan
+from core.serving.serving import DEFAULT_MEMORY_UTILIZATION, DEFAULT_TOKEN_BUDGET, Serving, serve
 
 ModelSource = str | Path | Mapping[str, Any]
 HardwareSource = str | Path | HardwareSpec
@@ -43,10 +54,12 @@ class Analysis:
     report: Report
     hardware: tuple[HardwareResult, ...] = ()
     fits: tuple[Fit | None, ...] = ()  # per hardware: the smallest split that holds the step
+    generation: tuple[Generation, ...] = ()  # per hardware, with output tokens
+    serving: tuple[Serving, ...] = ()  # per hardware, with a concurrency
 
     def render(self, fmt: str = "table") -> str:
         """The CLI's output in `fmt` ("table", "json" or "csv")."""
-        return RENDERERS[fmt](self.report, self.hardware, self.fits)
+        return render_analysis(self, fmt)
 
 
 def load_model(
@@ -102,11 +115,21 @@ def analyze_model(
     mode: str | TransformerMode = TransformerMode.Text,
     efficiency_profile: str | None = None,
     efficiency: Mapping[str, Any] | None = None,
+    output_tokens: Sequence[int] | None = None,
+    concurrency: int | None = None,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    gpu_memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
 ) -> Analysis:
     """Analyse one step of a batch (per-query cached and input tokens, repeated to `batch_size`)
     of `model`, optionally on `hardware`, one device's share under the given parallelism. The
     formats, `mla` and `mode` are `load_model`'s; `efficiency_profile` and `efficiency` (parameter
-    values) choose the expected estimate's parameters (core/hardware/efficiency.py)."""
+    values) choose the expected estimate's parameters (core/hardware/efficiency.py).
+
+    With `output_tokens` (one for all queries, or one per query) and hardware: the whole
+    generation of the batch on each device (core/serving/generation.py). With `concurrency` too:
+    serving `concurrency` clients of one query's input and output tokens (no cached tokens) on
+    one replica of the split, a KV pool of `gpu_memory_utilization` of each device's memory and
+    `token_budget` tokens per step (core/serving/serving.py)."""
     queries = QueryConfig.from_lists(cached_tokens, input_tokens, batch_size)
     parallel = Parallelism(tensor_parallel, pipeline_parallel, expert_parallel)
     devices = resolve_devices(hardware)
@@ -120,9 +143,9 @@ def analyze_model(
     )
     report = analyze(parser, queries, parallel, source=source)
     execution = Execution(execution)
+    effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
     results = tuple(
-        on_hardware(report, hw, execution, default_efficiency(hw, efficiency_profile, efficiency))
-        for hw in devices
+        on_hardware(report, hw, execution, eff) for hw, eff in zip(devices, effs, strict=True)
     )
     fits: tuple[Fit | None, ...] = ()
     if find_smallest_fit:
@@ -131,7 +154,94 @@ def analyze_model(
             smallest_fit(parser, queries, hw, execution=execution, expert_parallel=expert)
             for hw in devices
         )
-    return Analysis(report, results, fits)
+    if (output_tokens is not None or concurrency is not None) and not devices:
+        raise UsageError("--output-tokens and --concurrency need --hardware: they report times")
+    generation: tuple[Generation, ...] = ()
+    serving: tuple[Serving, ...] = ()
+    if concurrency is not None:
+        isl, osl = _one_request(queries, output_tokens)
+        serving = tuple(
+            serve(
+                parser,
+                hw,
+                eff,
+                concurrency=concurrency,
+                isl=isl,
+                osl=osl,
+                parallel=parallel,
+                token_budget=token_budget,
+                memory_utilization=gpu_memory_utilization,
+                execution=execution,
+            )
+            for hw, eff in zip(devices, effs, strict=True)
+        )
+    elif output_tokens is not None:
+        batch = requests(queries, output_tokens)
+        generation = tuple(
+            generate(parser, batch, hw, eff, parallel, execution)
+            for hw, eff in zip(devices, effs, strict=True)
+        )
+    return Analysis(report, results, fits, generation, serving)
+
+
+def _one_request(queries: QueryConfig, output_tokens: Sequence[int] | None) -> tuple[int, int]:
+    """(input, output tokens) of the one request shape serving repeats."""
+    if len(queries.groups) != 1 or queries.groups[0][0][0] != 0 or output_tokens is None:
+        raise UsageError(
+            "--concurrency serves one request shape: one --input-tokens value, no "
+            "--cached-tokens, and one --output-tokens value"
+        )
+    if len(output_tokens) != 1:
+        raise UsageError("--concurrency takes one --output-tokens value")
+    return queries.groups[0][0][1], output_tokens[0]
+
+
+def plan_model(
+    model: ModelSource,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    hardware: Iterable[HardwareSource] = (),
+    ttft_slo: float | None = None,
+    tpot_slo: float | None = None,
+    request_rate: float | None = None,
+    price_per_gpu_hour: float | None = None,
+    max_devices: int = 8,
+    max_concurrency: int = MAX_PLAN_CONCURRENCY,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    gpu_memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
+    execution: str | Execution = Execution.FUSED,
+    weight_dtype: str | None = None,
+    activation_dtype: str | None = None,
+    kv_cache_dtype: str | None = None,
+    mla: str | MlaMode = MlaMode.AUTO,
+    efficiency_profile: str | None = None,
+    efficiency: Mapping[str, Any] | None = None,
+) -> Plan:
+    """The deployments of `model` serving `input_tokens` / `output_tokens` requests that meet the
+    targets, over `hardware` (default: the whole catalog), every split of up to `max_devices`
+    devices and concurrencies 1 to `max_concurrency`, best first (core/serving/plan.py)."""
+    targets = Targets(ttft_slo, tpot_slo, request_rate, price_per_gpu_hour)
+    devices = resolve_devices(hardware) or list(CATALOG)
+    _, parser = load_model(
+        model,
+        weight_dtype=weight_dtype,
+        activation_dtype=activation_dtype,
+        kv_cache_dtype=kv_cache_dtype,
+        mla=mla,
+    )
+    return plan(
+        parser,
+        [(hw, default_efficiency(hw, efficiency_profile, efficiency)) for hw in devices],
+        targets,
+        isl=input_tokens,
+        osl=output_tokens,
+        max_devices=max_devices,
+        max_concurrency=max_concurrency,
+        token_budget=token_budget,
+        memory_utilization=gpu_memory_utilization,
+        execution=Execution(execution),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,6 +146,16 @@ class BaseModelConfigParser(ABC):
         quantization = self.config.get("quantization_config")
         return quantization if isinstance(quantization, Mapping) else None
 
+    def context_limit(self) -> int | None:
+        """The longest context the model was built for (`max_position_embeddings`, in the text
+        config where the model nests one), or None when the config does not say."""
+        text = self.config.get("text_config")
+        for section in (text if isinstance(text, Mapping) else {}, self.config):
+            value = section.get("max_position_embeddings")
+            if type(value) is int and value > 0:
+                return value
+        return None
+
     def ends(self) -> ModelEnds:
         """What runs outside the blocks: the embedding, the final norm, the LM head."""
         d = self.dims

@@ -44,6 +44,12 @@ class HardwareSpecError(AnalyzerError):
     exit_code = 6
 
 
+class InfeasibleError(AnalyzerError):
+    """A valid question with no answer: no deployment of the plan meets its targets."""
+
+    exit_code = 7
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     UsageError.exit_code: "bad command-line arguments (token lists, batch size, option values)",
@@ -51,4 +57,6 @@ EXIT_CODES: dict[int, str] = {
     ConfigError.exit_code: "invalid config: malformed JSON, missing or invalid field",
     UnsupportedModelError.exit_code: "unsupported model type, architecture or mode",
     HardwareSpecError.exit_code: "unknown hardware name or invalid hardware spec",
+    InfeasibleError.exit_code: "--plan: no deployment meets the targets (the message names the "
+    "binding one)",
 }

@@ -54,7 +54,10 @@ class RowTiming:
     peak: str  # the compute format whose peak was used
     fused: bool  # an elementwise op fused into a neighbour: only its FLOPs take time
     comm_s: float = 0.0  # interconnect time, per block
-    expected_s: float = 0.0  # the expected time of a real engine, per block
+    expected_s: float = 0.0  # the expected time of a real engine, per block: max(the two
+    expected_compute_s: float = 0.0  # parts below) + the overhead (a kernel launch, a
+    expected_memory_s: float = 0.0  # collective's latency)
+    expected_overhead_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,16 @@ class HardwareResult:
         return max(range(len(times)), key=lambda i: times[i])
 
     @property
+    def latency_s(self) -> float:
+        """The ideal time of a query's token through every pipeline stage, one after another
+        (the step time with one stage)."""
+        return sum(self.stage_times_s)
+
+    @property
+    def expected_latency_s(self) -> float:
+        return sum(self.expected_stage_times_s) + self.efficiency.step_overhead_s
+
+    @property
     def rows(self) -> tuple[RowTiming, ...]:
         """Timings of the busiest stage's rows."""
         return self.stage_rows[self.stage]
@@ -99,13 +112,12 @@ def time_row(
     if row.comm is not None:
         link = hw.interconnect_bandwidth
         comm_s = row.comm.seconds(link) if link else 0.0
-        expected = 0.0
+        parts = (0.0, 0.0, 0.0)
         if eff is not None:
-            expected = eff.collective_latency_s + (
-                row.comm.seconds(link * eff.interconnect) if link else 0.0
-            )
+            wire = row.comm.seconds(link * eff.interconnect) if link else 0.0
+            parts = (0.0, wire, eff.collective_latency_s)
         return RowTiming(
-            row.name, comm_s, 0.0, 0.0, "communication", row.peak, False, comm_s, expected
+            row.name, comm_s, 0.0, 0.0, "communication", row.peak, False, comm_s, *_with_sum(parts)
         )
     used, peak = hw.peak_for(row.peak)
     compute_s = row.cost.flops / (peak * hw.compute_efficiency)
@@ -114,20 +126,35 @@ def time_row(
     bandwidth = hw.memory_bandwidth * hw.memory_efficiency
     memory_s = float(moved) / bandwidth
     bound = "compute" if compute_s >= memory_s else "memory"
-    expected = 0.0
+    parts = (0.0, 0.0, 0.0)
     if eff is not None:
-        expected = _expected(row, eff, used, compute_s, bandwidth, fused)
+        parts = _expected(row, eff, used, compute_s, bandwidth, fused)
     return RowTiming(
-        row.name, max(compute_s, memory_s), compute_s, memory_s, bound, used, fused, 0.0, expected
+        row.name,
+        max(compute_s, memory_s),
+        compute_s,
+        memory_s,
+        bound,
+        used,
+        fused,
+        0.0,
+        *_with_sum(parts),
     )
+
+
+def _with_sum(parts: tuple[float, float, float]) -> tuple[float, float, float, float]:
+    """(expected time, its compute, memory and overhead parts): max(compute, memory) + overhead."""
+    compute, memory, overhead = parts
+    return max(compute, memory) + overhead, compute, memory, overhead
 
 
 def _expected(
     row: Row, eff: Efficiency, used: str, compute_s: float, bandwidth: float, fused: bool
-) -> float:
-    """The expected time of a (non-communication) row per block: the efficiency model."""
+) -> tuple[float, float, float]:
+    """The expected (compute, memory, overhead) of a non-communication row per block: the
+    efficiency model."""
     if fused:  # runs inside its neighbour's kernel: only its arithmetic, on the vector units
-        return compute_s
+        return compute_s, 0.0, 0.0
     cost = row.cost
     weight_bytes = float(cost.weight_bytes)
     if row.kind is OpKind.GEMM:
@@ -138,7 +165,7 @@ def _expected(
         compute_s /= eff.attention
     moved = weight_bytes + float(cost.input_bytes + cost.output_bytes)
     memory_s = moved / (bandwidth * eff.bandwidth)
-    return max(compute_s, memory_s) + eff.kernel_launch_s
+    return compute_s, memory_s, eff.kernel_launch_s
 
 
 def _stage_time(stage: Stage, timings: tuple[RowTiming, ...]) -> float:

@@ -34,6 +34,7 @@ Spec file schema (JSON or YAML; unknown keys are an error, to catch typos):
       bandwidth: 0.82              #   device, over the profile's (core/hardware/efficiency.py)
       gemm: {bf16: 0.7, fp8: 0.5}
     source: vendor datasheet, ...  # optional for user files
+    price_per_gpu_hour: 2.5        # optional: what one device costs per hour, for --plan's cost
 
 `family` must be a known name, not free text: code may pick per-architecture parameters by it, so
 a typo must fail loudly rather than quietly fall back to generic behaviour. Leave it out for a
@@ -103,6 +104,7 @@ class HardwareSpec:
     source: str = ""
     family: str | None = None  # a key of FAMILIES, or None (a spec file that names none)
     efficiency: Mapping[str, Any] | None = None  # a spec file's expected-estimate parameters
+    price_per_gpu_hour: float | None = None  # a spec file's price of one device, per hour
 
     def peak_for(self, fmt: str) -> tuple[str, float]:
         """(format actually used, its dense peak FLOP/s) for multiplies in `fmt`."""
@@ -432,6 +434,7 @@ _BY_NAME = {spec.name.lower(): spec for spec in CATALOG}
 _BY_NAME |= {alias.lower(): _BY_NAME[name.lower()] for alias, name in ALIASES.items()}
 _SPEC_SUFFIXES = (".json", ".yaml", ".yml")
 _KEYS = {
+    "price_per_gpu_hour",
     "name",
     "memory_gb",
     "memory_bandwidth_gb_s",
@@ -532,6 +535,11 @@ def spec_from_dict(data: Any, where: str) -> HardwareSpec:
         source=str(data.get("source") or f"user spec {where}"),
         family=family,
         efficiency=dict(tuning) if tuning is not None else None,
+        price_per_gpu_hour=(
+            None
+            if data.get("price_per_gpu_hour") is None
+            else _positive(data, "price_per_gpu_hour", where)
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from core.layers.mixer import divisible
 from core.model.builder import Attending, OpBuilder
-from core.model.masks import FULL_ATTENTION, AttentionPattern, MaskKind
+from core.model.masks import FULL_ATTENTION, AttentionPattern, ContextPieces, MaskKind
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Row, combined
@@ -87,6 +87,9 @@ class Attention:
         if self.pattern.kind in (MaskKind.SLIDING, MaskKind.CHUNKED):
             return (State("KV cache", values, Growth.WINDOW, self.pattern.size),)
         return (State("KV cache", values),)
+
+    def pieces(self) -> ContextPieces:
+        return self.pattern.pieces()
 
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         tp = ops.tp

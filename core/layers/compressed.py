@@ -54,7 +54,7 @@ from core import ops as formulas
 from core.layers.mixer import divisible
 from core.model.builder import Attending, OpBuilder
 from core.model.formats import lookup_format
-from core.model.masks import AttentionPattern, CompressedKeys, KeyPattern
+from core.model.masks import AttentionPattern, CompressedKeys, ContextPieces, KeyPattern
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Row
@@ -142,6 +142,9 @@ class CompressedAttention:
             if c.indexer is not None:
                 states += _compressor_states("Indexer keys", c.ratio, c.indexer.head_dim, 2)
         return tuple(states)
+
+    def pieces(self) -> ContextPieces:
+        return self.pattern.pieces()
 
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         tp, d = ops.tp, self.head_dim

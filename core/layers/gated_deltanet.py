@@ -31,6 +31,7 @@ from core import ops as formulas
 from core.layers.mixer import divisible
 from core.model.builder import OpBuilder
 from core.model.formats import lookup_format
+from core.model.masks import NO_PIECES, ContextPieces
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Row
@@ -77,6 +78,9 @@ class GatedDeltaNet:
                 fmt=StateFormat.FLOAT32,
             ),
         )
+
+    def pieces(self) -> ContextPieces:
+        return NO_PIECES  # its step cost does not depend on the context
 
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         tp, w = ops.tp, ops.act_bytes

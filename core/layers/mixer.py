@@ -11,7 +11,10 @@ declares three things:
   growth rule (core/model/state.py): the KV cache, selector keys, compressed KV, conv and
   recurrent states;
 - `rows(ops, queries)`: its rows for a batch, one device's share, through the `set_op_*`
-  vocabulary of `ops` (core/model/builder.py); parameters are carried on the rows.
+  vocabulary of `ops` (core/model/builder.py); parameters are carried on the rows;
+- `pieces()`: where a decode step's cost stops being affine in the context length
+  (core/model/masks.py `ContextPieces`; none for mixers whose step cost does not depend on it),
+  so that a whole generation sums exactly over a handful of steps.
 
 Mixers never see the parser: a parser declares its layer stack as data made of them.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 from typing import ClassVar, Protocol
 
 from core.model.builder import OpBuilder
+from core.model.masks import ContextPieces
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Row
@@ -36,6 +40,8 @@ class Mixer(Protocol):
     def states(self, tp: int) -> tuple[State, ...]: ...
 
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]: ...
+
+    def pieces(self) -> ContextPieces: ...
 
 
 def divisible(what: str, value: int, tp: int) -> str | None:

@@ -31,7 +31,7 @@ from typing import ClassVar
 from core.layers.dsa import DsaIndexer
 from core.layers.mixer import divisible
 from core.model.builder import Attending, OpBuilder
-from core.model.masks import FULL_ATTENTION, AttentionPattern
+from core.model.masks import FULL_ATTENTION, AttentionPattern, ContextPieces
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Row
@@ -83,6 +83,9 @@ class MlaAttention:
         if self.mode is MlaMode.AUTO:
             return new_tokens == 1
         return self.mode is MlaMode.ABSORBED
+
+    def pieces(self) -> ContextPieces:
+        return self.pattern.pieces()
 
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         tokens = queries.total_input_tokens

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from core.layers.mixer import divisible
 from core.model.builder import OpBuilder
+from core.model.masks import NO_PIECES, ContextPieces
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Routing, Row
@@ -81,6 +82,9 @@ class DenseMlp:
 
     def states(self, tp: int) -> tuple[State, ...]:
         return ()
+
+    def pieces(self) -> ContextPieces:
+        return NO_PIECES  # its step cost does not depend on the context
 
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         tokens = queries.total_input_tokens

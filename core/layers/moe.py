@@ -24,6 +24,7 @@ from core import ops as formulas
 from core.layers.mlp import mlp_rows
 from core.model.builder import OpBuilder
 from core.model.formats import DataFormat
+from core.model.masks import NO_PIECES, ContextPieces
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Routing, Row
@@ -59,6 +60,9 @@ class Moe:
 
     def states(self, tp: int) -> tuple[State, ...]:
         return ()
+
+    def pieces(self) -> ContextPieces:
+        return NO_PIECES  # its step cost does not depend on the context
 
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         tokens = queries.total_input_tokens

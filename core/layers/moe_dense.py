@@ -28,6 +28,7 @@ from core import ops as formulas
 from core.layers.mlp import DenseMlp
 from core.layers.moe import Moe
 from core.model.builder import OpBuilder
+from core.model.masks import NO_PIECES, ContextPieces
 from core.model.parallel import Parallelism
 from core.model.queries import QueryConfig
 from core.model.rows import Category, Row
@@ -48,6 +49,9 @@ class MoeWithDense:
 
     def states(self, tp: int) -> tuple[State, ...]:
         return ()
+
+    def pieces(self) -> ContextPieces:
+        return NO_PIECES  # its step cost does not depend on the context
 
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         tokens, hidden = queries.total_input_tokens, ops.hidden_size

@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from core import ops as formulas
 from core.model.builder import OpBuilder
+from core.model.masks import NO_PIECES, ContextPieces
 from core.model.parallel import Parallelism
 from core.model.precision import VECTOR_PEAK
 from core.model.queries import QueryConfig
@@ -103,6 +104,9 @@ class PerLayerInput:
 
     def states(self, tp: int) -> tuple[State, ...]:
         return ()
+
+    def pieces(self) -> ContextPieces:
+        return NO_PIECES  # its step cost does not depend on the context
 
     def rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         tokens, hidden, width = queries.total_input_tokens, ops.hidden_size, self.width

@@ -30,6 +30,30 @@ class MaskKind(Enum):
     TOP_K = "top_k"
 
 
+@dataclass(frozen=True)
+class ContextPieces:
+    """Where a decode step's cost stops being affine in the context length L (one query, one new
+    token per step; core/serving/generation.py sums steps piece by piece):
+
+    - `points`: kinks of min(L, size) (a window or a top-k fills up): affine on either side;
+    - `cycles`: sawtooth resets every C tokens (chunked attention restarts at L = mC + 1);
+    - `periods`: costs that depend on L mod r (a compressor closes a window every r tokens and
+      attends to floor(L / r) entries): affine along each residue class of L mod r.
+    """
+
+    points: frozenset[int] = frozenset()
+    cycles: frozenset[int] = frozenset()
+    periods: frozenset[int] = frozenset()
+
+    def __or__(self, other: ContextPieces) -> ContextPieces:
+        return ContextPieces(
+            self.points | other.points, self.cycles | other.cycles, self.periods | other.periods
+        )
+
+
+NO_PIECES = ContextPieces()
+
+
 @dataclass(frozen=True, slots=True)
 class AttentionPattern:
     kind: MaskKind = MaskKind.FULL
@@ -95,6 +119,15 @@ class AttentionPattern:
             return length
         return min(length, self.size - 1)
 
+    def pieces(self) -> ContextPieces:
+        """Where a decode step over this mask stops being affine in the context (and, for the
+        cache it holds, where it stops growing)."""
+        if self.kind in (MaskKind.SLIDING, MaskKind.TOP_K):
+            return ContextPieces(points=frozenset({self.size - 1, self.size}))
+        if self.kind is MaskKind.CHUNKED:
+            return ContextPieces(cycles=frozenset({self.size}))
+        return NO_PIECES
+
 
 FULL_ATTENTION = AttentionPattern()
 
@@ -108,6 +141,8 @@ class KeyPattern(Protocol):
     def pairs(self, cached: int, new: int) -> int: ...
 
     def keys_read(self, cached: int, new: int) -> int: ...
+
+    def pieces(self) -> ContextPieces: ...
 
 
 def compressed_entries_before(x: int, ratio: int, cap: int | None = None) -> int:
@@ -150,6 +185,12 @@ class CompressedKeys:
         end = cached + new
         entries = compressed_entries_before(end, self.ratio, self.top_k)
         return window + entries - compressed_entries_before(cached, self.ratio, self.top_k)
+
+    def pieces(self) -> ContextPieces:
+        """The window's kink, the top-k's (once floor(L / ratio) reaches it), and L mod ratio."""
+        window = AttentionPattern.sliding(self.window).pieces()
+        points = frozenset() if self.top_k is None else frozenset({self.top_k * self.ratio})
+        return window | ContextPieces(points=points, periods=frozenset({self.ratio}))
 
     def keys_read(self, cached: int, new: int) -> int:
         """The window's keys plus the compressed entries read: every entry there is once the step

@@ -14,6 +14,7 @@ from core.model.report import Report
 from core.model.rows import Row
 from core.output.render import describe_queries
 from core.output.units import format_seconds
+from core.serving.plan import Plan
 
 PLOT_SUFFIXES = (".png", ".svg")
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
@@ -154,3 +155,60 @@ def _place_labels(ax, points, xlim, ylim) -> None:
             arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"},
             zorder=4,
         )
+
+
+def plot_plan(plan: Plan, title: str, path: Path) -> None:
+    """The plan's feasible deployments: tokens/s per user against tokens/s per GPU, one colour per
+    device, and the Pareto front through them, each front point labelled with its split and
+    concurrency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 6.5), dpi=150)
+    devices = list(dict.fromkeys(d.hardware.name for d in plan.feasible))
+    for i, device in enumerate(devices):
+        points = [d for d in plan.feasible if d.hardware.name == device]
+        ax.scatter(
+            [d.serving.expected_output_tokens_per_s_per_user for d in points],
+            [d.serving.expected_output_tokens_per_s_per_gpu for d in points],
+            s=14,
+            alpha=0.45,
+            color=_COLORS[i % len(_COLORS)],
+            label=device,
+        )
+    xs = [d.serving.expected_output_tokens_per_s_per_user for d in plan.front]
+    ys = [d.serving.expected_output_tokens_per_s_per_gpu for d in plan.front]
+    ax.step(xs, ys, where="post", color="black", lw=1.4, label="Pareto front")
+    span = (max(xs) - min(xs)) or 1.0
+    last: tuple[float, float] | None = None
+    for d, x, y in zip(plan.front, xs, ys, strict=True):
+        if last is not None and abs(x - last[0]) < 0.04 * span and abs(math.log(y / last[1])) < 0.3:
+            continue  # too close to the last label to read
+        last = (x, y)
+        par = d.parallel
+        ax.annotate(
+            f"{d.hardware.name.split('-')[0]} {par.tp}x{par.pp}x{par.ep} c{d.concurrency}",
+            (x, y),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=6.5,
+        )
+    ax.set_xlabel("Output tokens/s per user (1 / expected TPOT)")
+    ax.set_ylabel("Output tokens/s per GPU (expected)")
+    ax.set_yscale("log")
+    ax.grid(True, which="major", alpha=0.35)
+    targets = [
+        f"TTFT <= {format_seconds(plan.targets.ttft_s)}" if plan.targets.ttft_s else "",
+        f"TPOT <= {format_seconds(plan.targets.tpot_s)}" if plan.targets.tpot_s else "",
+    ]
+    ax.set_title(
+        f"{title}: {plan.isl} in / {plan.osl} out, {', '.join(t for t in targets if t)}\n"
+        "labels: device TP x PP x EP, concurrency",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8, loc="upper right", framealpha=0.92)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
