@@ -36,12 +36,14 @@ sys.path.insert(0, str(ROOT))
 
 from core.api import load_model  # noqa: E402
 from core.base_parser import BaseModelConfigParser  # noqa: E402
-from core.hardware.efficiency import DATA, Efficiency, efficiency_for  # noqa: E402
+from core.errors import AnalyzerError  # noqa: E402
+from core.hardware.efficiency import DATA, IDEAL, Efficiency, efficiency_for  # noqa: E402
 from core.hardware.roofline import Execution, time_row  # noqa: E402
 from core.hardware.specs import HardwareSpec, resolve_hardware  # noqa: E402
 from core.model.parallel import Parallelism  # noqa: E402
 from core.model.queries import QueryConfig  # noqa: E402
 from core.model.report import analyze  # noqa: E402
+from core.serving.serving import Serving, SteadyState  # noqa: E402
 
 DATA_DIR = ROOT / "tools" / "calibration"
 OLD, NEW = "engines-2023", "serving-2025"
@@ -79,14 +81,31 @@ class Point:
     measured_s: float  # the measurement as a time (s, or s per token for a slope)
     terms: list[tuple[float, Step]] = field(default_factory=list)  # prediction = sum w * t
     requests: float = 0.0  # requests whose admission the measured time includes
+    steady: SteadyState | None = None  # serving at a concurrency: the quantity below of it
+    quantity: str = ""
     excluded: str = ""
 
     def predict(self, eff: Efficiency) -> float:
+        if self.steady is not None:
+            return _serving_quantity(self.steady.on(eff), self.quantity, expected=True)
         steps = sum(w * step.expected(eff) for w, step in self.terms)
         return steps + self.requests * eff.request_overhead_s
 
     def ideal(self) -> float:
+        if self.steady is not None:
+            return _serving_quantity(self.steady.on(IDEAL), self.quantity, expected=False)
         return sum(w * step.ideal() for w, step in self.terms)
+
+
+def _serving_quantity(s: Serving, quantity: str, *, expected: bool) -> float:
+    """A serving figure as a time: TTFT, TPOT, or seconds per output (or total) token."""
+    if quantity == "ttft":
+        return s.expected_ttft_s if expected else s.ttft_s
+    if quantity == "tpot":
+        return s.expected_tpot_s if expected else s.tpot_s
+    rate = s.expected_requests_per_s if expected else s.requests_per_s
+    tokens = s.osl if quantity == "output" else s.isl + s.osl
+    return 1 / (rate * tokens)
 
 
 _PARSERS: dict[tuple[str, tuple[tuple[str, str], ...]], BaseModelConfigParser] = {}
@@ -124,11 +143,14 @@ _FORMAT = {
 }
 
 
-def _formats(weight: str, activation: str, kv: str) -> dict[str, str]:
+def _formats(r: dict[str, str]) -> dict[str, str]:
     """The run's formats as analyze_model options. "config" (and a checkpoint's own quantization
     such as gpt-oss's mxfp4 experts) keeps the config's. Where the source does not state the
     activation format of an fp8 or fp4 checkpoint, the GEMMs run fp8 activations (W8A8 / W4A8:
-    how TensorRT-LLM and vLLM serve them)."""
+    how TensorRT-LLM and vLLM serve them); where it does not state the KV-cache format of such a
+    checkpoint on a TensorRT-LLM engine (NIM included), the cache is fp8, as TensorRT-LLM's fp8
+    quantization sets it (its perf-overview says so)."""
+    weight, activation, kv = r["weight_dtype"], r["activation_dtype"], r["kv_cache_dtype"]
     words = {k: v.split()[0].strip("(),") for k, v in (("w", weight), ("a", activation), ("k", kv))}
     out = {}
     if words["w"] in _FORMAT and "experts" not in weight:
@@ -139,6 +161,8 @@ def _formats(weight: str, activation: str, kv: str) -> dict[str, str]:
         out["activation_dtype"] = "fp8"
     if words["k"] in ("fp8", "bf16", "fp16"):
         out["kv_cache_dtype"] = _FORMAT[words["k"]]
+    elif words["w"] in ("fp8", "fp4") and any(e in r["engine"] for e in ("tensorrt", "NIM")):
+        out["kv_cache_dtype"] = "fp8"
     return out
 
 
@@ -150,9 +174,7 @@ def _measurements() -> Iterable[Point]:
     """measurements.csv: 2023 engines; every point is a step or a static generation."""
     for r in csv.DictReader((DATA_DIR / "measurements.csv").open()):
         hw = resolve_hardware(r["hardware"])
-        parser = _parser(
-            r["model"], _formats(r["weight_dtype"], r["activation_dtype"], r["kv_cache_dtype"])
-        )
+        parser = _parser(r["model"], _formats(r))
         tp, b = int(r["tensor_parallel"]), int(r["batch_size"])
         isl, osl, value = int(r["input_len"]), int(r["output_len"]), float(r["value"])
         point = Point(r["id"], r["source"], r["engine"], OLD, hw.family or "", r["metric"], 0.0)
@@ -178,7 +200,9 @@ def _measurements() -> Iterable[Point]:
 
 def _serving() -> Iterable[Point]:
     """serving-measurements.csv: 2025-26 engines. Steps at concurrency 1 and static batches are
-    fitted; serving at a concurrency and throughput ceilings need the serving model."""
+    steps; so is LLMPerf's "batch size": its clients start at once with equal lengths and stay in
+    step, a static batch. Serving at a concurrency and throughput ceilings go through the serving
+    model (core/serving/serving.py)."""
     for r in csv.DictReader((DATA_DIR / "serving-measurements.csv").open()):
         point = Point(r["id"], r["source"], r["engine"], NEW, "", r["metric"], 0.0)
         concurrency = r["concurrency_or_batch"]
@@ -187,42 +211,91 @@ def _serving() -> Iterable[Point]:
             point.excluded = "speculative decoding (MTP) is not modelled"
         elif r["data_parallel"] not in ("1",):
             point.excluded = "attention data parallelism is not modelled"
-        elif not concurrency.isdigit() or int(concurrency) != 1:
-            point.excluded = "serving at a concurrency or a throughput ceiling: the serving model"
         if point.excluded:
             yield point
             continue
+        lockstep = "LLMPerf" in r["batch_kind"]  # its clients start at once, equal lengths
+        if not concurrency.isdigit() or (int(concurrency) != 1 and not lockstep):
+            yield _served(point, r)
+            continue
+        batch = int(concurrency)
         hw = resolve_hardware(r["hardware"])
         point.family = hw.family or ""
         ep = r["expert_parallel"]
         ep_n = int(ep) if ep.isdigit() else 1
-        parser = _parser(
-            r["model"], _formats(r["weight_dtype"], r["activation_dtype"], r["kv_cache_dtype"])
-        )
+        parser = _parser(r["model"], _formats(r))
         tp = int(r["tensor_parallel"])
         isl = int(r["input_len"]) if r["input_len"].isdigit() else 0
         osl = int(r["output_len"]) if r["output_len"].isdigit() else 1
         value = float(r["value"])
         if metric == "ttft_s":
-            point.measured_s, point.terms = value, [(1.0, _step(parser, hw, tp, ep_n, 1, 0, isl))]
+            point.measured_s, point.terms = value, [
+                (1.0, _step(parser, hw, tp, ep_n, batch, 0, isl))
+            ]
             point.requests = 1
         elif metric == "itl_s" and "sweep" in r["batch_kind"]:  # the fit's intercept: no context
-            point.measured_s, point.terms = value, [(1.0, _step(parser, hw, tp, ep_n, 1, 0, 1))]
+            point.measured_s, point.terms = value, [(1.0, _step(parser, hw, tp, ep_n, batch, 0, 1))]
         elif metric == "itl_s":  # a step at the middle of the generation
-            step = _step(parser, hw, tp, ep_n, 1, isl + osl // 2 - 1, 1)
+            step = _step(parser, hw, tp, ep_n, batch, isl + osl // 2 - 1, 1)
             point.measured_s, point.terms = value, [(1.0, step)]
         elif metric == "itl_slope_s_per_token":  # seconds per token of context, per step
-            a = _step(parser, hw, tp, ep_n, 1, 1_000, 1)
-            b = _step(parser, hw, tp, ep_n, 1, 101_000, 1)
+            a = _step(parser, hw, tp, ep_n, batch, 1_000, 1)
+            b = _step(parser, hw, tp, ep_n, batch, 101_000, 1)
             point.measured_s, point.terms = value, [(-1e-5, a), (1e-5, b)]
         elif metric == "output_tokens_per_s_per_user":  # a static batch of 1: mean decode step
             point.measured_s = 1 / value
             point.terms = [
-                (w / (osl - 1), s) for w, s in _generation(parser, hw, tp, ep_n, 1, isl, osl)[1:]
+                (w / (osl - 1), s)
+                for w, s in _generation(parser, hw, tp, ep_n, batch, isl, osl)[1:]
             ]
         else:
             point.excluded = f"metric {metric} not mapped"
         yield point
+
+
+_SERVED = {
+    "ttft_s": "ttft",
+    "itl_s": "tpot",
+    "tpot_s": "tpot",
+    "output_tokens_per_s": "output",
+    "total_tokens_per_s": "total",
+}
+
+
+def _served(point: Point, r: dict[str, str]) -> Point:
+    """A point of serving at a concurrency (closed-loop clients), or an offline throughput
+    ceiling (every request queued at once: as many as the KV pool holds run, at TensorRT-LLM's
+    kv_cache_free_gpu_mem_fraction 0.95)."""
+    if r["metric"] not in _SERVED:
+        point.excluded = f"serving metric {r['metric']} not mapped"
+        return point
+    offline = "offline" in r["batch_kind"]
+    concurrency = 100_000 if offline else int(r["concurrency_or_batch"])
+    hw = resolve_hardware(r["hardware"])
+    point.family = hw.family or ""
+    parser = _parser(r["model"], _formats(r))
+    ep = r["expert_parallel"]
+    parallel = Parallelism(int(r["tensor_parallel"]), 1, int(ep) if ep.isdigit() else 1)
+    try:
+        point.steady = SteadyState(
+            parser,
+            hw,
+            concurrency,
+            int(r["input_len"]),
+            int(r["output_len"]),
+            parallel,
+            memory_utilization=0.95 if offline else 0.9,
+        )
+    except AnalyzerError as exc:
+        point.excluded = f"the scenario does not run: {exc}"
+        return point
+    point.quantity = _SERVED[r["metric"]]
+    value = float(r["value"])
+    if point.quantity in ("ttft", "tpot"):
+        point.measured_s = value
+    else:
+        point.measured_s = 1 / value  # seconds per (output or total) token of the system
+    return point
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -341,8 +414,9 @@ def _get(data: dict[str, Any], profile: str, path: tuple[str, ...], default: flo
 
 
 def fit(points: Sequence[Point], data: dict[str, Any], profile: str, sweeps: int = 4) -> None:
-    """Fit `profile`'s parameters in `data` on `points` (coordinate descent of a robust loss:
-    Huber on log(pred / measured), plus a weak prior toward each parameter's physical default)."""
+    """Fit `profile`'s parameters in `data` on `points`: coordinate descent of a robust loss
+    (Huber on log(predicted / measured), each source weighing as the square root of its points)
+    plus a weak prior toward each parameter's physical default."""
     mine = [p for p in points if p.profile == profile]
     params = _parameters(mine, profile)
     entry = data["profiles"][profile]
@@ -351,14 +425,19 @@ def fit(points: Sequence[Point], data: dict[str, Any], profile: str, sweeps: int
     xs = [_encode(_get(data, profile, path, prior), bounds) for path, prior, bounds in params]
     priors = [_encode(prior, bounds) for _, prior, bounds in params]
 
+    per_source: dict[str, int] = {}
+    for p in mine:
+        per_source[p.source] = per_source.get(p.source, 0) + 1
+    weights = [1 / math.sqrt(per_source[p.source]) for p in mine]  # no source dominates
+
     def loss(values: list[float]) -> float:
         for (path, _, bounds), x in zip(params, values, strict=True):
             _set(data, profile, path, float(f"{_decode(x, bounds):.4g}"))
         effs = {(profile, p.family): _from_data(data, profile, p.family) for p in mine}
         total = 0.0
-        for p in mine:
+        for p, weight in zip(mine, weights, strict=True):
             r = abs(math.log(p.predict(effs[(profile, p.family)]) / p.measured_s))
-            total += r * r / 2 if r < 0.2 else 0.2 * (r - 0.1)
+            total += weight * (r * r / 2 if r < 0.2 else 0.2 * (r - 0.1))
         return total + 0.01 * sum((x - m) ** 2 for x, m in zip(values, priors, strict=True))
 
     best = loss(xs)
@@ -527,7 +606,9 @@ def plot(points: Sequence[Point], errs: Sequence[float], path: Path) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(0.04, 3)
-    ax.set_xlabel("measured time (s): TTFT, TPOT, a generation's total")
+    ax.set_xlabel(
+        "measured time (s): TTFT, TPOT, a generation's total, a server's time per output token"
+    )
     ax.set_ylabel("predicted / measured")
     ax.set_title("Both estimates against published measurements (dotted: 2x off)", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
