@@ -5,6 +5,10 @@
    each time, as a user or a CI script runs it).
 2. Scenarios per second of the Python API on a grid of 10,000 (batch x context) points for
    Llama-3.1-70B on one H100 (times, bound, fit for every point), the model loaded once.
+3. The median wall time of one CLI run of a 2048-token prompt and a 100,000-token generation of
+   Llama-3.1-70B on 8 H100s (the whole generation, summed exactly).
+4. The median wall time of one CLI run of the plan for Llama-3.1-70B (2048 in / 512 out, TTFT
+   2 s, TPOT 50 ms) over H100, H200 and B200, every split of up to 8 GPUs, concurrencies 1-1024.
 """
 
 from __future__ import annotations
@@ -24,19 +28,40 @@ from core import load_model, sweep  # noqa: E402
 CONFIG = ROOT / "core" / "catalog" / "meta-llama__Llama-3.1-8B.json"
 
 
-def cli_median(runs: int) -> float:
-    command = [
-        sys.executable,
-        str(ROOT / "transformer_roofline_analyzer"),
-        "--cached-tokens",
-        "4096",
-        "--input-tokens",
-        "1",
-        "--batch-size",
-        "8",
-        "--",
-        str(CONFIG),
-    ]
+STEP = ["--cached-tokens", "4096", "--input-tokens", "1", "--batch-size", "8", "--", str(CONFIG)]
+GENERATION = [
+    "--input-tokens",
+    "2048",
+    "--output-tokens",
+    "100000",
+    "--hardware",
+    "H100-SXM5-80GB",
+    "--tensor-parallel",
+    "8",
+    "--",
+    "meta-llama/Llama-3.1-70B",
+]
+PLAN = [
+    "--plan",
+    "--input-tokens",
+    "2048",
+    "--output-tokens",
+    "512",
+    "--ttft-slo",
+    "2",
+    "--tpot-slo",
+    "0.05",
+    "--hardware",
+    "H100-SXM5-80GB",
+    "H200-SXM-141GB",
+    "B200-180GB",
+    "--",
+    "meta-llama/Llama-3.1-70B",
+]
+
+
+def cli_median(runs: int, args: list[str] = STEP) -> float:
+    command = [sys.executable, str(ROOT / "transformer_roofline_analyzer"), *args]
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -68,6 +93,11 @@ def main() -> None:
         f"API grid, Llama-3.1-70B on H100-SXM5-80GB: {points} scenarios in {seconds:.2f} s "
         f"= {points / seconds:,.0f} scenarios/s"
     )
+    runs = max(3, args.runs // 4)
+    median = cli_median(runs, GENERATION)
+    print(f"CLI, 100,000-token generation of Llama-3.1-70B, median of {runs}: {median:.3f} s")
+    median = cli_median(runs, PLAN)
+    print(f"CLI, plan of Llama-3.1-70B over 3 devices x 8 GPUs, median of {runs}: {median:.3f} s")
 
 
 if __name__ == "__main__":

@@ -156,6 +156,16 @@ class BaseModelConfigParser(ABC):
                 return value
         return None
 
+    def check_context(self, tokens: int) -> None:
+        """One UsageError line when a query would reach `tokens` positions, beyond the model's
+        `context_limit()` (generations, serving and plans; a single step is not checked)."""
+        limit = self.context_limit()
+        if limit is not None and tokens > limit:
+            raise UsageError(
+                f"a query reaches {tokens} tokens of context, beyond the model's limit "
+                f"(max_position_embeddings = {limit})"
+            )
+
     def ends(self) -> ModelEnds:
         """What runs outside the blocks: the embedding, the final norm, the LM head."""
         d = self.dims

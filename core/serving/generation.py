@@ -160,13 +160,7 @@ def generate(
     execution: Execution = Execution.FUSED,
 ) -> Generation:
     """The whole generation of `batch` on `hw`: both estimates, summed exactly over its steps."""
-    limit = parser.context_limit()
-    longest = max(c + n + out - 1 for (c, n, out), _ in batch)
-    if limit is not None and longest > limit:
-        raise UsageError(
-            f"a query reaches {longest} tokens of context, beyond the model's limit "
-            f"(max_position_embeddings = {limit})"
-        )
+    parser.check_context(max(c + n + out - 1 for (c, n, out), _ in batch))
     prefill = QueryConfig(tuple(((c, n), count) for (c, n, _), count in batch))
     first = on_hardware(analyze(parser, prefill, parallel), hw, execution, eff)
     decoder = _Decoder(parser, batch, hw, eff, parallel, execution)
@@ -190,7 +184,7 @@ def generate(
         )
         for (c, n, out), count in batch
     )
-    memory = max(first.storage_bytes, *(decoder.memory_at(end) for end in ends))
+    memory = max([first.storage_bytes, *(decoder.memory_at(end) for end in ends)])
     return Generation(
         hardware=hw,
         efficiency=eff,

@@ -36,6 +36,7 @@ from core.serving.serving import (
     Analyses,
     Serving,
     SteadyState,
+    check_serving,
 )
 
 MAX_PLAN_CONCURRENCY = 1024
@@ -157,6 +158,8 @@ def plan(
     docstring."""
     if type(max_concurrency) is not int or max_concurrency < 1:
         raise UsageError(f"the plan's largest concurrency must be >= 1, got {max_concurrency!r}")
+    check_serving(1, isl, osl, token_budget, memory_utilization)
+    parser.check_context(isl + osl - 1)
     experts = _has_experts(parser)
     analyses = Analyses(parser)
     feasible: list[Deployment] = []

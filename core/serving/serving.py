@@ -180,14 +180,9 @@ class SteadyState:
         memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
         analyses: Analyses | None = None,
     ) -> None:
-        _check(concurrency, isl, osl, token_budget, memory_utilization)
+        check_serving(concurrency, isl, osl, token_budget, memory_utilization)
         steps = analyses if analyses is not None else Analyses(parser)
-        limit = parser.context_limit()
-        if limit is not None and isl + osl > limit:
-            raise UsageError(
-                f"a request reaches {isl + osl} tokens of context, beyond the model's limit "
-                f"(max_position_embeddings = {limit})"
-            )
+        parser.check_context(isl + osl - 1)
         self.hw, self.concurrency, self.isl, self.osl = hw, concurrency, isl, osl
         self.parallel, self.token_budget = parallel, token_budget
         pool, per_request = kv_pool(
@@ -259,7 +254,8 @@ class SteadyState:
         )
 
 
-def _check(concurrency: int, isl: int, osl: int, budget: int, utilization: float) -> None:
+def check_serving(concurrency: int, isl: int, osl: int, budget: int, utilization: float) -> None:
+    """One UsageError line, naming the option, for a value serving cannot take."""
     for name, value in (
         ("--concurrency", concurrency),
         ("--input-tokens", isl),
