@@ -1,7 +1,7 @@
 # The two quick-start commands are `make demo` and `make test`; both install what they need first.
 VENV := .venv/bin
 MODEL ?= meta-llama/Llama-3.1-8B
-PY_SOURCES := core parsers tests benchmarks tools transformer_roofline_analyzer
+PY_SOURCES := core parsers tests benchmarks tools transformer_roofline transformer_roofline_analyzer
 # Our own markdown (the vendored reference README and config notes are kept verbatim).
 MARKDOWN := $(shell find . -name '*.md' -not -path './.*' -not -path './tests/reference/*' -not -path './core/catalog/*')
 

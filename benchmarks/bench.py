@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import load_model, sweep  # noqa: E402
+from transformer_roofline import load_model, sweep  # noqa: E402
 
 CONFIG = ROOT / "core" / "catalog" / "meta-llama__Llama-3.1-8B.json"
 

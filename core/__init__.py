@@ -1,6 +1,3 @@
-"""Transformer Roofline Analyzer: the mechanism (formulas, blocks, reports, hardware) and the
-Python API (`analyze_model`, `plan_model`, `sweep`, `load_model`; see core/api.py)."""
-
-from core.api import Analysis, Scenario, analyze_model, load_model, plan_model, sweep
-
-__all__ = ["Analysis", "Scenario", "analyze_model", "load_model", "plan_model", "sweep"]
+"""The mechanism (formulas, blocks, reports, hardware, serving) and the Python API (core/api.py:
+`analyze_model`, `plan_model`, `sweep`, `load_model`), imported as
+`transformer_roofline.core` and re-exported by `transformer_roofline`."""

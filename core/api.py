@@ -1,6 +1,6 @@
 """The Python API: the same analysis as the CLI, for notebooks and scripts.
 
-    from core import analyze_model, sweep
+    from . import analyze_model, sweep
 
     analysis = analyze_model("meta-llama/Llama-3.1-8B", cached_tokens=[4096], input_tokens=[1],
                              batch_size=32, hardware=["H100-SXM5-80GB"])
@@ -27,20 +27,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, TransformerMode
-from core.errors import UsageError
-from core.hardware.roofline import Execution, HardwareResult, default_efficiency, on_hardware
-from core.hardware.sizing import Fit, smallest_fit
-from core.hardware.specs import CATALOG, HardwareSpec, resolve_hardware
-from core.layers.mla import MlaMode
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
-from core.output.planning import render_analysis
-from core.resolve import resolve_config
-from core.serving.generation import Generation, generate, requests
-from core.serving.plan import MAX_PLAN_CONCURRENCY, Plan, Targets, plan
-from core.serving.serving import DEFAULT_MEMORY_UTILIZATION, DEFAULT_TOKEN_BUDGET, Serving, serve
+from .base_parser import BaseModelConfigParser, TransformerMode
+from .errors import UsageError
+from .hardware.roofline import Execution, HardwareResult, default_efficiency, on_hardware
+from .hardware.sizing import Fit, smallest_fit
+from .hardware.specs import CATALOG, HardwareSpec, resolve_hardware
+from .layers.mla import MlaMode
+from .model.parallel import SINGLE_DEVICE, Parallelism
+from .model.queries import QueryConfig
+from .model.report import Report, analyze
+from .output.planning import render_analysis
+from .resolve import resolve_config
+from .serving.generation import Generation, generate, requests
+from .serving.plan import MAX_PLAN_CONCURRENCY, Plan, Targets, plan
+from .serving.serving import DEFAULT_MEMORY_UTILIZATION, DEFAULT_TOKEN_BUDGET, Serving, serve
 
 ModelSource = str | Path | Mapping[str, Any]
 HardwareSource = str | Path | HardwareSpec
@@ -73,7 +73,7 @@ def load_model(
 ) -> tuple[str, BaseModelConfigParser]:
     """(source label, parser): the config resolved, its parser picked from PARSER_REGISTRY by
     `model_type` and normalised once. Reuse the parser to analyse many batches fast."""
-    from parsers import select_parser  # parsers import core: resolved at call time
+    from ..parsers import select_parser  # parsers import core: resolved at call time
 
     if isinstance(model, Mapping):
         source, config = "<config dict>", dict(model)
@@ -287,7 +287,7 @@ def sweep(
         parser = load_model(model, **model_options)[1]
     devices = resolve_devices(hardware)
     effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
-    from core.hardware.grid import batch_curves  # numpy: loaded by grids only
+    from .hardware.grid import batch_curves  # numpy: loaded by grids only
 
     curves = batch_curves(
         parser,

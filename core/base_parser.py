@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
-from core.errors import UnsupportedModelError, UsageError
-from core.layers.blocks import Block
-from core.layers.ends import ModelEnds
-from core.layers.mla import MlaMode
-from core.model.builder import OpBuilder
-from core.model.config import ConfigReader, attention_heads
-from core.model.formats import DataFormat
-from core.model.parallel import Parallelism
-from core.model.precision import resolve_precision
+from .errors import UnsupportedModelError, UsageError
+from .layers.blocks import Block
+from .layers.ends import ModelEnds
+from .layers.mla import MlaMode
+from .model.builder import OpBuilder
+from .model.config import ConfigReader, attention_heads
+from .model.formats import DataFormat
+from .model.parallel import Parallelism
+from .model.precision import resolve_precision
 
 
 class TransformerMode(Enum):

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from core.errors import ConfigError
-from core.model.masks import KeyPattern, compressed_entries_before
+from .errors import ConfigError
+from .model.masks import KeyPattern, compressed_entries_before
 
 Number = int | Fraction
 """An exact count. FLOPs are always ints; bytes are ints, or Fractions under sub-byte formats."""

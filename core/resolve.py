@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from core.errors import ConfigError, ConfigNotFoundError
-from core.model.config import read_json
+from .errors import ConfigError, ConfigNotFoundError
+from .model.config import read_json
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 

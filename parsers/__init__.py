@@ -10,31 +10,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser
-from core.errors import ConfigError, UnsupportedModelError
-from parsers.deepseek import DeepseekV2ConfigParser, DeepseekV3ConfigParser
-from parsers.deepseek_v4 import DeepseekV4ConfigParser
-from parsers.deepseek_v32 import DeepseekV32ConfigParser
-from parsers.gemma import GemmaConfigParser
-from parsers.gemma2 import Gemma2ConfigParser
-from parsers.gemma3 import Gemma3ConfigParser
-from parsers.gemma4 import Gemma4ConfigParser
-from parsers.glm_moe_dsa import GlmMoeDsaConfigParser
-from parsers.gpt_oss import GptOssConfigParser
-from parsers.llama import LlamaConfigParser
-from parsers.llama4 import Llama4ConfigParser
-from parsers.mimo_v2_flash import MiMoV2FlashConfigParser
-from parsers.minimax_m2 import MiniMaxM2ConfigParser
-from parsers.mistral import MistralConfigParser
-from parsers.mixtral import MixtralConfigParser
-from parsers.nemotron_h import NemotronHConfigParser
-from parsers.olmo2 import Olmo2ConfigParser
-from parsers.phi3 import Phi3ConfigParser
-from parsers.qwen2 import Qwen2ConfigParser
-from parsers.qwen3 import Qwen3ConfigParser
-from parsers.qwen3_5 import Qwen3_5ConfigParser
-from parsers.qwen3_5_moe import Qwen3_5MoeConfigParser
-from parsers.qwen3_moe import Qwen3MoeConfigParser
+from ..core.base_parser import BaseModelConfigParser
+from ..core.errors import ConfigError, UnsupportedModelError
+from .deepseek import DeepseekV2ConfigParser, DeepseekV3ConfigParser
+from .deepseek_v4 import DeepseekV4ConfigParser
+from .deepseek_v32 import DeepseekV32ConfigParser
+from .gemma import GemmaConfigParser
+from .gemma2 import Gemma2ConfigParser
+from .gemma3 import Gemma3ConfigParser
+from .gemma4 import Gemma4ConfigParser
+from .glm_moe_dsa import GlmMoeDsaConfigParser
+from .gpt_oss import GptOssConfigParser
+from .llama import LlamaConfigParser
+from .llama4 import Llama4ConfigParser
+from .mimo_v2_flash import MiMoV2FlashConfigParser
+from .minimax_m2 import MiniMaxM2ConfigParser
+from .mistral import MistralConfigParser
+from .mixtral import MixtralConfigParser
+from .nemotron_h import NemotronHConfigParser
+from .olmo2 import Olmo2ConfigParser
+from .phi3 import Phi3ConfigParser
+from .qwen2 import Qwen2ConfigParser
+from .qwen3 import Qwen3ConfigParser
+from .qwen3_5 import Qwen3_5ConfigParser
+from .qwen3_5_moe import Qwen3_5MoeConfigParser
+from .qwen3_moe import Qwen3MoeConfigParser
 
 PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "llama": LlamaConfigParser,

@@ -29,10 +29,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, ModelDims
-from core.errors import ConfigError
-from core.layers import Block, DenseMlp, MlaAttention, MlaMode, Moe
-from core.model.config import ConfigReader, top_k_of
+from ..core.base_parser import BaseModelConfigParser, ModelDims
+from ..core.errors import ConfigError
+from ..core.layers import Block, DenseMlp, MlaAttention, MlaMode, Moe
+from ..core.model.config import ConfigReader, top_k_of
 
 # The text models a wrapper's `text_config` may name (Kimi_K25Config maps kimi_k2 to deepseek_v3).
 _TEXT_TYPES = ("deepseek_v3", "kimi_k2")

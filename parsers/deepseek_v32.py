@@ -25,11 +25,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from core.base_parser import BaseModelConfigParser
-from core.errors import ConfigError
-from core.layers import Block, DsaIndexer
-from core.model.config import ConfigReader
-from parsers.deepseek import DeepseekDims, channel_mixers, deepseek_dims, mla_attention
+from ..core.base_parser import BaseModelConfigParser
+from ..core.errors import ConfigError
+from ..core.layers import Block, DsaIndexer
+from ..core.model.config import ConfigReader
+from .deepseek import DeepseekDims, channel_mixers, deepseek_dims, mla_attention
 
 _MLP_KINDS = frozenset({"dense", "sparse"})
 

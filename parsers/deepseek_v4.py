@@ -36,11 +36,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, ModelDims
-from core.errors import ConfigError
-from core.layers import Block, CompressedAttention, Compressor, HyperConnection, Indexer, Moe
-from core.layers.ends import ModelEnds
-from core.model.config import ConfigReader, top_k_of
+from ..core.base_parser import BaseModelConfigParser, ModelDims
+from ..core.errors import ConfigError
+from ..core.layers import Block, CompressedAttention, Compressor, HyperConnection, Indexer, Moe
+from ..core.layers.ends import ModelEnds
+from ..core.model.config import ConfigReader, top_k_of
 
 SLIDING = "sliding_attention"
 CSA = "compressed_sparse_attention"

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.layers import Attention, Block, DenseMlp
-from core.model.config import ConfigReader
+from ..core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
+from ..core.layers import Attention, Block, DenseMlp
+from ..core.model.config import ConfigReader
 
 
 class GemmaConfigParser(BaseModelConfigParser):

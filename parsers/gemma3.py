@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.base_parser import decoder_dims
-from core.layers import QKNorm
-from core.model.config import ConfigReader, sliding_layers
-from parsers.gemma2 import Gemma2ConfigParser, Gemma2Dims, _softcap
+from ..core.base_parser import decoder_dims
+from ..core.layers import QKNorm
+from ..core.model.config import ConfigReader, sliding_layers
+from .gemma2 import Gemma2ConfigParser, Gemma2Dims, _softcap
 
 
 class Gemma3ConfigParser(Gemma2ConfigParser):

@@ -38,9 +38,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, ModelDims
-from core.errors import ConfigError, UnsupportedModelError
-from core.layers import (
+from ..core.base_parser import BaseModelConfigParser, ModelDims
+from ..core.errors import ConfigError, UnsupportedModelError
+from ..core.layers import (
     Attention,
     Block,
     Branch,
@@ -52,11 +52,11 @@ from core.layers import (
     PerLayerInput,
     QKNorm,
 )
-from core.layers.ends import ModelEnds
-from core.layers.mixer import Mixer
-from core.model.config import ConfigReader, top_k_of
-from core.model.masks import AttentionPattern
-from parsers.gemma2 import _softcap
+from ..core.layers.ends import ModelEnds
+from ..core.layers.mixer import Mixer
+from ..core.model.config import ConfigReader, top_k_of
+from ..core.model.masks import AttentionPattern
+from .gemma2 import _softcap
 
 SLIDING, FULL = "sliding_attention", "full_attention"
 _DEFAULT_ROPE: Mapping[str, Mapping[str, Any]] = {  # read-only (shared by every parser)

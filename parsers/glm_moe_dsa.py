@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from core.errors import ConfigError
-from core.model.config import ConfigReader
-from parsers.deepseek_v32 import DeepseekV32ConfigParser
+from ..core.errors import ConfigError
+from ..core.model.config import ConfigReader
+from .deepseek_v32 import DeepseekV32ConfigParser
 
 _PATTERN_LETTERS = {"F": "full", "S": "shared"}
 _INDEXER_KINDS = frozenset(_PATTERN_LETTERS.values())

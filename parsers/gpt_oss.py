@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.layers import Attention, Block, Moe, windowed
-from core.model.config import ConfigReader, sliding_layers, top_k_of
+from ..core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
+from ..core.layers import Attention, Block, Moe, windowed
+from ..core.model.config import ConfigReader, sliding_layers, top_k_of
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.layers import Attention, Block, DenseMlp
-from core.model.config import ConfigReader
+from ..core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
+from ..core.layers import Attention, Block, DenseMlp
+from ..core.model.config import ConfigReader
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, ModelDims
-from core.errors import ConfigError
-from core.layers import Attention, Block, DenseMlp, Moe, QKNorm
-from core.model.config import ConfigReader, attention_heads
-from core.model.masks import AttentionPattern
+from ..core.base_parser import BaseModelConfigParser, ModelDims
+from ..core.errors import ConfigError
+from ..core.layers import Attention, Block, DenseMlp, Moe, QKNorm
+from ..core.model.config import ConfigReader, attention_heads
+from ..core.model.masks import AttentionPattern
 
 
 @dataclass(frozen=True, kw_only=True)

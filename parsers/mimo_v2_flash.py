@@ -39,12 +39,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.errors import ConfigError
-from core.layers import Attention, Block, DenseMlp, Moe
-from core.model.config import ConfigReader, top_k_of
-from core.model.formats import lookup_format
-from core.model.masks import AttentionPattern
+from ..core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
+from ..core.errors import ConfigError
+from ..core.layers import Attention, Block, DenseMlp, Moe
+from ..core.model.config import ConfigReader, top_k_of
+from ..core.model.formats import lookup_format
+from ..core.model.masks import AttentionPattern
 
 _KINDS = frozenset({"full_attention", "sliding_attention"})
 _ROTARY_DEFAULT = 0.334  # HF's partial_rotary_factor for both layer kinds

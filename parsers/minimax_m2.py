@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.errors import ConfigError
-from core.layers import Attention, Block, Moe, QKNorm
-from core.model.config import ConfigReader, top_k_of
+from ..core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
+from ..core.errors import ConfigError
+from ..core.layers import Attention, Block, Moe, QKNorm
+from ..core.model.config import ConfigReader, top_k_of
 
 
 @dataclass(frozen=True, kw_only=True)

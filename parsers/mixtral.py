@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.layers import Attention, Block, Moe
-from core.model.config import ConfigReader, top_k_of
-from core.model.masks import AttentionPattern
+from ..core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
+from ..core.layers import Attention, Block, Moe
+from ..core.model.config import ConfigReader, top_k_of
+from ..core.model.masks import AttentionPattern
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,12 +33,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, ModelDims
-from core.errors import ConfigError
-from core.layers import Attention, Block, DenseMlp, Mamba2, Moe
-from core.layers.mixer import Mixer
-from core.model.config import MAX_LAYERS, ConfigReader, top_k_of
-from core.model.formats import lookup_format
+from ..core.base_parser import BaseModelConfigParser, ModelDims
+from ..core.errors import ConfigError
+from ..core.layers import Attention, Block, DenseMlp, Mamba2, Moe
+from ..core.layers.mixer import Mixer
+from ..core.model.config import MAX_LAYERS, ConfigReader, top_k_of
+from ..core.model.formats import lookup_format
 
 # One letter of `hybrid_override_pattern` -> the layer type HF names it.
 PATTERN_LETTERS = {

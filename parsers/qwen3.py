@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
-from core.layers import Attention, Block, DenseMlp, QKNorm, windowed
-from core.model.config import ConfigReader
-from parsers.qwen2 import qwen_sliding
+from ..core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
+from ..core.layers import Attention, Block, DenseMlp, QKNorm, windowed
+from ..core.model.config import ConfigReader
+from .qwen2 import qwen_sliding
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,12 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser, ModelDims
-from core.errors import ConfigError
-from core.layers import Attention, Block, DenseMlp, GatedDeltaNet, QKNorm
-from core.layers.mixer import Mixer
-from core.model.config import ConfigReader, attention_heads
-from parsers.qwen3 import text_reader
+from ..core.base_parser import BaseModelConfigParser, ModelDims
+from ..core.errors import ConfigError
+from ..core.layers import Attention, Block, DenseMlp, GatedDeltaNet, QKNorm
+from ..core.layers.mixer import Mixer
+from ..core.model.config import ConfigReader, attention_heads
+from .qwen3 import text_reader
 
 _LAYER_KINDS = frozenset({"linear_attention", "full_attention"})
 

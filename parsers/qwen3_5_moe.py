@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser
-from core.layers import Block, Moe
-from core.model.config import top_k_of
-from parsers.qwen3_5 import Qwen3_5Dims, qwen3_5_fields, qwen3_5_layers
+from ..core.base_parser import BaseModelConfigParser
+from ..core.layers import Block, Moe
+from ..core.model.config import top_k_of
+from .qwen3_5 import Qwen3_5Dims, qwen3_5_fields, qwen3_5_layers
 
 
 @dataclass(frozen=True, kw_only=True)

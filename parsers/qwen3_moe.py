@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.base_parser import BaseModelConfigParser
-from core.layers import Block, DenseMlp, Moe
-from core.model.config import top_k_of
-from parsers.qwen3 import Qwen3Dims, qwen3_attention, qwen3_fields
+from ..core.base_parser import BaseModelConfigParser
+from ..core.layers import Block, DenseMlp, Moe
+from ..core.model.config import top_k_of
+from .qwen3 import Qwen3Dims, qwen3_attention, qwen3_fields
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,12 +10,12 @@ from typing import Any
 from conftest import ROOT
 from hypothesis import strategies as st
 
-from core.base_parser import BaseModelConfigParser
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
-from core.model.rows import Row
-from parsers import select_parser
+from transformer_roofline.core.base_parser import BaseModelConfigParser
+from transformer_roofline.core.model.parallel import SINGLE_DEVICE, Parallelism
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import Report, analyze
+from transformer_roofline.core.model.rows import Row
+from transformer_roofline.parsers import select_parser
 
 CONFIGS = ROOT / "tests" / "end-to-end" / "configs"
 CASES = ROOT / "tests" / "end-to-end" / "cases"

@@ -34,16 +34,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.api import load_model  # noqa: E402
-from core.base_parser import BaseModelConfigParser  # noqa: E402
-from core.errors import AnalyzerError  # noqa: E402
-from core.hardware.efficiency import DATA, IDEAL, Efficiency, efficiency_for  # noqa: E402
-from core.hardware.roofline import Execution, time_row  # noqa: E402
-from core.hardware.specs import HardwareSpec, resolve_hardware  # noqa: E402
-from core.model.parallel import Parallelism  # noqa: E402
-from core.model.queries import QueryConfig  # noqa: E402
-from core.model.report import analyze  # noqa: E402
-from core.serving.serving import Serving, SteadyState  # noqa: E402
+from transformer_roofline.core.api import load_model  # noqa: E402
+from transformer_roofline.core.base_parser import BaseModelConfigParser  # noqa: E402
+from transformer_roofline.core.errors import AnalyzerError  # noqa: E402
+from transformer_roofline.core.hardware.efficiency import (  # noqa: E402
+    DATA,
+    IDEAL,
+    Efficiency,
+    efficiency_for,
+)
+from transformer_roofline.core.hardware.roofline import Execution, time_row  # noqa: E402
+from transformer_roofline.core.hardware.specs import HardwareSpec, resolve_hardware  # noqa: E402
+from transformer_roofline.core.model.parallel import Parallelism  # noqa: E402
+from transformer_roofline.core.model.queries import QueryConfig  # noqa: E402
+from transformer_roofline.core.model.report import analyze  # noqa: E402
+from transformer_roofline.core.serving.serving import Serving, SteadyState  # noqa: E402
 
 DATA_DIR = ROOT / "tools" / "calibration"
 OLD, NEW = "engines-2023", "serving-2025"

@@ -37,7 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from core.errors import AnalyzerError, HardwareSpecError, UsageError
+from ..errors import AnalyzerError, HardwareSpecError, UsageError
 
 DATA = Path(__file__).resolve().parent / "efficiency.json"
 

@@ -30,16 +30,16 @@ from fractions import Fraction
 
 import numpy as np
 
-from core.base_parser import BaseModelConfigParser
-from core.errors import UsageError
-from core.hardware.efficiency import Efficiency
-from core.hardware.roofline import Execution, HardwareResult, on_hardware
-from core.hardware.specs import HardwareSpec
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
-from core.model.rows import OpKind, Routing, Row
-from core.ops import Cost, Number
+from ..base_parser import BaseModelConfigParser
+from ..errors import UsageError
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.report import Report, analyze
+from ..model.rows import OpKind, Routing, Row
+from ..ops import Cost, Number
+from .efficiency import Efficiency
+from .roofline import Execution, HardwareResult, on_hardware
+from .specs import HardwareSpec
 
 Device = tuple[HardwareSpec, Efficiency]
 BOUNDS = ("compute", "memory", "communication")  # a row's bound, by its index in the arrays

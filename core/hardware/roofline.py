@@ -31,12 +31,12 @@ from enum import Enum
 from fractions import Fraction
 from typing import Any
 
-from core.errors import UsageError
-from core.hardware.efficiency import Efficiency, default_profile, efficiency_for
-from core.hardware.specs import HardwareSpec
-from core.model.report import Report, Stage
-from core.model.rows import OpKind, Row
-from core.ops import Number
+from ..errors import UsageError
+from ..model.report import Report, Stage
+from ..model.rows import OpKind, Row
+from ..ops import Number
+from .efficiency import Efficiency, default_profile, efficiency_for
+from .specs import HardwareSpec
 
 
 class Execution(Enum):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.base_parser import BaseModelConfigParser
-from core.errors import UsageError
-from core.hardware.roofline import Execution, on_hardware
-from core.hardware.specs import HardwareSpec
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import analyze
+from ..base_parser import BaseModelConfigParser
+from ..errors import UsageError
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.report import analyze
+from .roofline import Execution, on_hardware
+from .specs import HardwareSpec
 
 # Tensor-parallel degrees tried: powers of two, as engines and interconnect domains use.
 TP_DEGREES = (1, 2, 4, 8, 16, 32, 64)

@@ -49,9 +49,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from core.errors import HardwareSpecError
-from core.hardware.efficiency import IDEAL
-from core.model.config import read_json, read_text
+from ..errors import HardwareSpecError
+from ..model.config import read_json, read_text
+from .efficiency import IDEAL
 
 # Compute formats a spec may give a peak for.
 PEAK_FORMATS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4")

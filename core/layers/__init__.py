@@ -5,19 +5,19 @@ kind is one module and one row here. The property tests run every registered kin
 invariants all of them must hold (tests/unit/test_layers.py).
 """
 
-from core.layers.attention import Attention, QKNorm, windowed
-from core.layers.blocks import Block, Branch, NormLayout, block_rows
-from core.layers.compressed import CompressedAttention, Compressor, Indexer
-from core.layers.dsa import DsaIndexer
-from core.layers.gated_deltanet import GatedDeltaNet
-from core.layers.hyper import HyperConnection
-from core.layers.mamba2 import Mamba2
-from core.layers.mixer import Mixer
-from core.layers.mla import MlaAttention, MlaMode
-from core.layers.mlp import DenseMlp
-from core.layers.moe import Moe
-from core.layers.moe_dense import MoeWithDense
-from core.layers.per_layer_inputs import PerLayerEmbedding, PerLayerInput
+from .attention import Attention, QKNorm, windowed
+from .blocks import Block, Branch, NormLayout, block_rows
+from .compressed import CompressedAttention, Compressor, Indexer
+from .dsa import DsaIndexer
+from .gated_deltanet import GatedDeltaNet
+from .hyper import HyperConnection
+from .mamba2 import Mamba2
+from .mixer import Mixer
+from .mla import MlaAttention, MlaMode
+from .mlp import DenseMlp
+from .moe import Moe
+from .moe_dense import MoeWithDense
+from .per_layer_inputs import PerLayerEmbedding, PerLayerInput
 
 MIXERS: dict[str, type] = {
     # token mixers

@@ -19,13 +19,13 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import ClassVar
 
-from core.layers.mixer import divisible
-from core.model.builder import Attending, OpBuilder
-from core.model.masks import FULL_ATTENTION, AttentionPattern, ContextPieces, MaskKind
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.rows import Category, Row, combined
-from core.model.state import Growth, State
+from ..model.builder import Attending, OpBuilder
+from ..model.masks import FULL_ATTENTION, AttentionPattern, ContextPieces, MaskKind
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.rows import Category, Row, combined
+from ..model.state import Growth, State
+from .mixer import divisible
 
 
 class QKNorm(Enum):

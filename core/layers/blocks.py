@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from core.layers.hyper import HyperConnection
-from core.layers.mixer import Mixer
-from core.model.builder import OpBuilder
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.rows import Row
-from core.model.state import State
+from ..model.builder import OpBuilder
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.rows import Row
+from ..model.state import State
+from .hyper import HyperConnection
+from .mixer import Mixer
 
 
 class NormLayout(Enum):

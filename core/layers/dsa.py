@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.model.builder import OpBuilder
-from core.model.masks import AttentionPattern
-from core.model.queries import QueryConfig
-from core.model.rows import Category, Row
-from core.model.state import State
+from ..model.builder import OpBuilder
+from ..model.masks import AttentionPattern
+from ..model.queries import QueryConfig
+from ..model.rows import Category, Row
+from ..model.state import State
 
 
 @dataclass(frozen=True, slots=True)

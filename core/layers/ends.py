@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from core import ops as formulas
-from core.layers.hyper import HyperConnection
-from core.layers.per_layer_inputs import PerLayerEmbedding
-from core.model.builder import OpBuilder
-from core.model.parallel import Comm, CommKind
-from core.model.precision import VECTOR_PEAK
-from core.model.queries import QueryConfig
-from core.model.rows import Category, OpKind, Row
-from core.ops import Number
+from .. import ops as formulas
+from ..model.builder import OpBuilder
+from ..model.parallel import Comm, CommKind
+from ..model.precision import VECTOR_PEAK
+from ..model.queries import QueryConfig
+from ..model.rows import Category, OpKind, Row
+from ..ops import Number
+from .hyper import HyperConnection
+from .per_layer_inputs import PerLayerEmbedding
 
 
 @dataclass(frozen=True, slots=True)

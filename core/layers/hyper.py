@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import ops as formulas
-from core.model.builder import OpBuilder
-from core.model.formats import lookup_format
-from core.model.rows import Category, Row
-from core.ops import Number
+from .. import ops as formulas
+from ..model.builder import OpBuilder
+from ..model.formats import lookup_format
+from ..model.rows import Category, Row
+from ..ops import Number
 
 FLOAT32 = lookup_format("float32")  # HF keeps every hyper-connection weight in float32
 

@@ -28,15 +28,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core import ops as formulas
-from core.layers.mixer import divisible
-from core.model.builder import OpBuilder
-from core.model.formats import lookup_format
-from core.model.masks import NO_PIECES, ContextPieces
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.rows import Category, Row
-from core.model.state import Growth, State, StateFormat
+from .. import ops as formulas
+from ..model.builder import OpBuilder
+from ..model.formats import lookup_format
+from ..model.masks import NO_PIECES, ContextPieces
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.rows import Category, Row
+from ..model.state import Growth, State, StateFormat
+from .mixer import divisible
 
 _FLOAT32 = lookup_format("float32")
 

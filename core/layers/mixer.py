@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol
 
-from core.model.builder import OpBuilder
-from core.model.masks import ContextPieces
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.rows import Row
-from core.model.state import State
+from ..model.builder import OpBuilder
+from ..model.masks import ContextPieces
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.rows import Row
+from ..model.state import State
 
 
 class Mixer(Protocol):

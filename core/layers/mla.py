@@ -28,14 +28,14 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import ClassVar
 
-from core.layers.dsa import DsaIndexer
-from core.layers.mixer import divisible
-from core.model.builder import Attending, OpBuilder
-from core.model.masks import FULL_ATTENTION, AttentionPattern, ContextPieces
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.rows import Category, Row
-from core.model.state import State
+from ..model.builder import Attending, OpBuilder
+from ..model.masks import FULL_ATTENTION, AttentionPattern, ContextPieces
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.rows import Category, Row
+from ..model.state import State
+from .dsa import DsaIndexer
+from .mixer import divisible
 
 
 class MlaMode(Enum):

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.layers.mixer import divisible
-from core.model.builder import OpBuilder
-from core.model.masks import NO_PIECES, ContextPieces
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.rows import Category, Routing, Row
-from core.model.state import State
+from ..model.builder import OpBuilder
+from ..model.masks import NO_PIECES, ContextPieces
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.rows import Category, Routing, Row
+from ..model.state import State
+from .mixer import divisible
 
 
 def mlp_rows(

@@ -20,15 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core import ops as formulas
-from core.layers.mlp import mlp_rows
-from core.model.builder import OpBuilder
-from core.model.formats import DataFormat
-from core.model.masks import NO_PIECES, ContextPieces
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.rows import Category, Routing, Row
-from core.model.state import State
+from .. import ops as formulas
+from ..model.builder import OpBuilder
+from ..model.formats import DataFormat
+from ..model.masks import NO_PIECES, ContextPieces
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.rows import Category, Routing, Row
+from ..model.state import State
+from .mlp import mlp_rows
 
 
 @dataclass(frozen=True, slots=True)

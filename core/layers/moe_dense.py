@@ -24,15 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from core import ops as formulas
-from core.layers.mlp import DenseMlp
-from core.layers.moe import Moe
-from core.model.builder import OpBuilder
-from core.model.masks import NO_PIECES, ContextPieces
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.rows import Category, Row
-from core.model.state import State
+from .. import ops as formulas
+from ..model.builder import OpBuilder
+from ..model.masks import NO_PIECES, ContextPieces
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.rows import Category, Row
+from ..model.state import State
+from .mlp import DenseMlp
+from .moe import Moe
 
 
 @dataclass(frozen=True, slots=True)

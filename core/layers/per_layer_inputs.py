@@ -19,15 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from core import ops as formulas
-from core.model.builder import OpBuilder
-from core.model.masks import NO_PIECES, ContextPieces
-from core.model.parallel import Parallelism
-from core.model.precision import VECTOR_PEAK
-from core.model.queries import QueryConfig
-from core.model.rows import Category, OpKind, Row
-from core.model.state import State
-from core.ops import Number
+from .. import ops as formulas
+from ..model.builder import OpBuilder
+from ..model.masks import NO_PIECES, ContextPieces
+from ..model.parallel import Parallelism
+from ..model.precision import VECTOR_PEAK
+from ..model.queries import QueryConfig
+from ..model.rows import Category, OpKind, Row
+from ..model.state import State
+from ..ops import Number
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from core import ops
-from core.model.formats import DataFormat
-from core.model.masks import KeyPattern
-from core.model.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
-from core.model.precision import VECTOR_PEAK, Precision
-from core.model.rows import Category, OpKind, Routing, Row
-from core.ops import Cost, Number
+from .. import ops
+from ..ops import Cost, Number
+from .formats import DataFormat
+from .masks import KeyPattern
+from .parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
+from .precision import VECTOR_PEAK, Precision
+from .rows import Category, OpKind, Routing, Row
 
 QueryShapes = Sequence[tuple[tuple[int, int], int]]
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import AnalyzerError, ConfigError
-from core.model.formats import DataFormat, config_format
-from core.ops import ACT_FLOPS
+from ..errors import AnalyzerError, ConfigError
+from ..ops import ACT_FLOPS
+from .formats import DataFormat, config_format
 
 _REQUIRED: Any = object()
 

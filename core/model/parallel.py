@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 
-from core.errors import UsageError
-from core.ops import Number
+from ..errors import UsageError
+from ..ops import Number
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.errors import UsageError
-from core.model.formats import DataFormat, format_names, lookup_format
-from core.model.rows import Category
+from ..errors import UsageError
+from .formats import DataFormat, format_names, lookup_format
+from .rows import Category
 
 VECTOR_PEAK = "fp32"
 
@@ -141,7 +141,7 @@ def resolve_precision(
         return Precision(chosen, act, kv, notes=notes)
     if quantization is None:
         return Precision(dtype, act, kv)
-    from core.model.quantization import read_quantization  # only configs that quantize
+    from .quantization import read_quantization  # only configs that quantize
 
     found = read_quantization(quantization, dtype, layers)
     return Precision(dtype, act, kv, found.groups, found.method, found.notes)

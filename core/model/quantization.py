@@ -71,10 +71,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from core.errors import ConfigError, UnsupportedModelError
-from core.model.formats import DataFormat, lookup_format, scaled_format
-from core.model.precision import Note, QuantizedWeights
-from core.model.rows import Category
+from ..errors import ConfigError, UnsupportedModelError
+from .formats import DataFormat, lookup_format, scaled_format
+from .precision import Note, QuantizedWeights
+from .rows import Category
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from core.errors import UsageError
+from ..errors import UsageError
 
 QueryGroups = tuple[tuple[tuple[int, int], int], ...]
 """((cached, input), how many queries) per distinct query shape."""

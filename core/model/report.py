@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 
-from core.base_parser import BaseModelConfigParser
-from core.layers.blocks import block_rows
-from core.layers.ends import StoragePart
-from core.model.builder import OpBuilder
-from core.model.formats import lookup_format
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.precision import Precision
-from core.model.queries import QueryConfig
-from core.model.rows import Category, Row, merge_block_rows
-from core.model.state import Growth, StateFormat
-from core.ops import Cost, Number
+from ..base_parser import BaseModelConfigParser
+from ..layers.blocks import block_rows
+from ..layers.ends import StoragePart
+from ..ops import Cost, Number
+from .builder import OpBuilder
+from .formats import lookup_format
+from .parallel import SINGLE_DEVICE, Parallelism
+from .precision import Precision
+from .queries import QueryConfig
+from .rows import Category, Row, merge_block_rows
+from .state import Growth, StateFormat
 
 # Reference parameter breakdown (HuggingFace categories) -> the row categories it sums.
 PARAMETER_GROUPS: dict[str, tuple[Category, ...]] = {

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from core import ops
-from core.model.parallel import Comm
-from core.ops import Cost, Number
+from .. import ops
+from ..ops import Cost, Number
+from .parallel import Comm
 
 
 class OpKind(Enum):

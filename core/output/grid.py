@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from core.api import Scenario
-from core.errors import UsageError
-from core.output.table import markdown_table
-from core.output.units import format_bytes, format_flops, format_rate, format_seconds
+from ..api import Scenario
+from ..errors import UsageError
+from .table import markdown_table
+from .units import format_bytes, format_flops, format_rate, format_seconds
 
 _RANGE = re.compile(r"^(\d+):(\d+):([x+])(\d+)$")
 MAX_POINTS = 100_000

@@ -14,15 +14,15 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from core.output.render import RENDERERS, report_json
-from core.output.table import markdown_table
-from core.output.units import format_bytes, format_rate, format_seconds, json_number
-from core.serving.generation import Generation
-from core.serving.plan import Deployment, Plan
-from core.serving.serving import Serving
+from ..serving.generation import Generation
+from ..serving.plan import Deployment, Plan
+from ..serving.serving import Serving
+from .render import RENDERERS, report_json
+from .table import markdown_table
+from .units import format_bytes, format_rate, format_seconds, json_number
 
 if TYPE_CHECKING:
-    from core.api import Analysis
+    from ..api import Analysis
 
 
 def render_analysis(analysis: Analysis, fmt: str) -> str:

@@ -8,13 +8,13 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.errors import UsageError
-from core.hardware.roofline import HardwareResult, RowTiming
-from core.model.report import Report
-from core.model.rows import Row
-from core.output.render import describe_queries
-from core.output.units import format_seconds
-from core.serving.plan import Plan
+from ..errors import UsageError
+from ..hardware.roofline import HardwareResult, RowTiming
+from ..model.report import Report
+from ..model.rows import Row
+from ..serving.plan import Plan
+from .render import describe_queries
+from .units import format_seconds
 
 PLOT_SUFFIXES = (".png", ".svg")
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")

@@ -9,15 +9,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from core.hardware.efficiency import parameter_values
-from core.hardware.roofline import HardwareResult, RowTiming
-from core.hardware.sizing import Fit
-from core.layers.ends import StoragePart
-from core.model.report import Report, Stage
-from core.model.rows import Row
-from core.ops import Cost
-from core.output.table import markdown_table
-from core.output.units import (
+from ..hardware.efficiency import parameter_values
+from ..hardware.roofline import HardwareResult, RowTiming
+from ..hardware.sizing import Fit
+from ..layers.ends import StoragePart
+from ..model.report import Report, Stage
+from ..model.rows import Row
+from ..ops import Cost
+from .table import markdown_table
+from .units import (
     format_bytes,
     format_flops,
     format_intensity,

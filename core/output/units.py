@@ -3,7 +3,7 @@ only rounded here, for display."""
 
 from __future__ import annotations
 
-from core.ops import Number
+from ..ops import Number
 
 _SI = ["", "k", "M", "G", "T", "P", "E", "Z", "Y", "R", "Q"]
 _BINARY = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi", "Ri", "Qi"]

@@ -26,17 +26,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 
-from core.base_parser import BaseModelConfigParser
-from core.errors import UsageError
-from core.hardware.efficiency import Efficiency
-from core.hardware.roofline import Execution, on_hardware
-from core.hardware.specs import HardwareSpec
-from core.model.masks import NO_PIECES, ContextPieces
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from core.ops import Number
-from core.serving.piecewise import StepPoint, step_lines, sum_steps
+from ..base_parser import BaseModelConfigParser
+from ..errors import UsageError
+from ..hardware.efficiency import Efficiency
+from ..hardware.roofline import Execution, on_hardware
+from ..hardware.specs import HardwareSpec
+from ..model.masks import NO_PIECES, ContextPieces
+from ..model.parallel import SINGLE_DEVICE, Parallelism
+from ..model.queries import QueryConfig
+from ..model.report import analyze
+from ..ops import Number
+from .piecewise import StepPoint, step_lines, sum_steps
 
 # (cached, input, output tokens) of a query, and how many queries are alike.
 Request = tuple[tuple[int, int, int], int]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from core.hardware.roofline import HardwareResult
-from core.model.report import Report
+from ..hardware.roofline import HardwareResult
+from ..model.report import Report
 
 
 @dataclass(frozen=True, slots=True)

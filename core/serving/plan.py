@@ -22,15 +22,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.base_parser import BaseModelConfigParser
-from core.errors import AnalyzerError, UsageError
-from core.hardware.efficiency import Efficiency
-from core.hardware.roofline import Execution
-from core.hardware.specs import HardwareSpec
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from core.serving.serving import (
+from ..base_parser import BaseModelConfigParser
+from ..errors import AnalyzerError, UsageError
+from ..hardware.efficiency import Efficiency
+from ..hardware.roofline import Execution
+from ..hardware.specs import HardwareSpec
+from ..model.parallel import Parallelism
+from ..model.queries import QueryConfig
+from ..model.report import analyze
+from .serving import (
     DEFAULT_MEMORY_UTILIZATION,
     DEFAULT_TOKEN_BUDGET,
     Analyses,

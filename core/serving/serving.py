@@ -44,15 +44,15 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from core.base_parser import BaseModelConfigParser
-from core.errors import UsageError
-from core.hardware.efficiency import Efficiency
-from core.hardware.roofline import Execution, on_hardware
-from core.hardware.specs import HardwareSpec
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
-from core.ops import Number
+from ..base_parser import BaseModelConfigParser
+from ..errors import UsageError
+from ..hardware.efficiency import Efficiency
+from ..hardware.roofline import Execution, on_hardware
+from ..hardware.specs import HardwareSpec
+from ..model.parallel import SINGLE_DEVICE, Parallelism
+from ..model.queries import QueryConfig
+from ..model.report import Report, analyze
+from ..ops import Number
 
 DEFAULT_TOKEN_BUDGET = 8192  # vLLM's max_num_batched_tokens for its OpenAI server
 DEFAULT_MEMORY_UTILIZATION = 0.9  # vLLM's --gpu-memory-utilization

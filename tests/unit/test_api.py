@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import catalog_config
 
-from core import analyze_model, load_model, sweep
-from core.errors import ConfigNotFoundError, UsageError
-from core.model.parallel import Parallelism
-from core.output.grid import parse_sweep
+from transformer_roofline import analyze_model, load_model, sweep
+from transformer_roofline.core.errors import ConfigNotFoundError, UsageError
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.output.grid import parse_sweep
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.model.masks import AttentionPattern, MaskKind
+from transformer_roofline.core.model.masks import AttentionPattern, MaskKind
 
 
 def _visible(kind: MaskKind, size: int, p: int, key: int) -> bool:

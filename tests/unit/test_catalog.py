@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import HardwareSpecError
-from core.hardware.specs import (
+from transformer_roofline.core.errors import HardwareSpecError
+from transformer_roofline.core.hardware.specs import (
     ALIASES,
     CATALOG,
     DATASHEETS,

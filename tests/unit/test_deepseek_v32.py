@@ -17,12 +17,12 @@ from helpers import run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import ConfigError
-from core.layers import MlaMode
-from core.model.parallel import Parallelism
-from core.model.report import Report
-from core.ops import Cost, Number
-from parsers import DeepseekV32ConfigParser
+from transformer_roofline.core.errors import ConfigError
+from transformer_roofline.core.layers import MlaMode
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.report import Report
+from transformer_roofline.core.ops import Cost, Number
+from transformer_roofline.parsers import DeepseekV32ConfigParser
 
 CONFIG = tiny_config("deepseek_v32")
 INDEXER_ROWS = {

@@ -18,14 +18,14 @@ from helpers import golden, rows_by_name, run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import ConfigError, UsageError
-from core.model.masks import CompressedKeys, compressed_entries_before
-from core.model.parallel import Parallelism
-from core.model.report import Report
-from core.model.rows import Category
-from core.model.state import Growth, State
-from core.ops import Number, lightning_indexer
-from parsers import DeepseekV4ConfigParser
+from transformer_roofline.core.errors import ConfigError, UsageError
+from transformer_roofline.core.model.masks import CompressedKeys, compressed_entries_before
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.report import Report
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.core.model.state import Growth, State
+from transformer_roofline.core.ops import Number, lightning_indexer
+from transformer_roofline.parsers import DeepseekV4ConfigParser
 
 TINY = tiny_config("deepseek_v4")
 

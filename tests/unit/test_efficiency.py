@@ -12,20 +12,20 @@ from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.api import analyze_model, load_model
-from core.errors import HardwareSpecError, UsageError
-from core.hardware.efficiency import (
+from transformer_roofline.core.api import analyze_model, load_model
+from transformer_roofline.core.errors import HardwareSpecError, UsageError
+from transformer_roofline.core.hardware.efficiency import (
     IDEAL,
     Efficiency,
     efficiency_for,
     parse_overrides,
     profile_names,
 )
-from core.hardware.roofline import Execution, on_hardware
-from core.hardware.specs import resolve_hardware, spec_from_dict
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import analyze
+from transformer_roofline.core.hardware.roofline import Execution, on_hardware
+from transformer_roofline.core.hardware.specs import resolve_hardware, spec_from_dict
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
 
 MODELS = ["meta-llama/Llama-3.1-8B", "mistralai/Mixtral-8x7B-v0.1", "deepseek-ai/DeepSeek-V3"]
 DEVICES = ["H100-SXM5-80GB", "A100-SXM4-80GB", "B200-180GB", "MI300X-192GB"]

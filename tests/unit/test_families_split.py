@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from core.api import sweep
-from core.errors import UsageError
-from core.hardware.roofline import on_hardware
-from core.hardware.specs import resolve_hardware
-from core.layers import MIXERS
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
-from parsers import select_parser
+from transformer_roofline.core.api import sweep
+from transformer_roofline.core.errors import UsageError
+from transformer_roofline.core.hardware.roofline import on_hardware
+from transformer_roofline.core.hardware.specs import resolve_hardware
+from transformer_roofline.core.layers import MIXERS
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import Report, analyze
+from transformer_roofline.parsers import select_parser
 
 CONFIGS = sorted(
     path

@@ -8,9 +8,13 @@ from helpers import deepseek_configs, row_costs, step
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.layers import MlaMode
-from core.model.rows import Category
-from parsers import DeepseekV3ConfigParser, MistralConfigParser, MixtralConfigParser
+from transformer_roofline.core.layers import MlaMode
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.parsers import (
+    DeepseekV3ConfigParser,
+    MistralConfigParser,
+    MixtralConfigParser,
+)
 
 queries = st.lists(st.tuples(st.integers(0, 40), st.integers(1, 12)), min_size=1, max_size=4)
 

@@ -21,12 +21,12 @@ from helpers import golden, row_costs, run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import AnalyzerError, ConfigError, UnsupportedModelError
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
-from core.model.rows import Category
-from parsers import Gemma4ConfigParser, select_parser
+from transformer_roofline.core.errors import AnalyzerError, ConfigError, UnsupportedModelError
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import Report, analyze
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.parsers import Gemma4ConfigParser, select_parser
 
 TINY = tiny_config("tiny-gemma4")
 NEXT_DIR = ROOT.parent / "shared" / "reference" / "configs-next"

@@ -9,14 +9,14 @@ import math
 import pytest
 from helpers import CONFIGS
 
-from core.api import analyze_model, load_model
-from core.errors import UsageError
-from core.hardware.roofline import default_efficiency, on_hardware
-from core.hardware.specs import HardwareSpec, resolve_hardware
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from core.serving.generation import generate, requests
+from transformer_roofline.core.api import analyze_model, load_model
+from transformer_roofline.core.errors import UsageError
+from transformer_roofline.core.hardware.roofline import default_efficiency, on_hardware
+from transformer_roofline.core.hardware.specs import HardwareSpec, resolve_hardware
+from transformer_roofline.core.model.parallel import SINGLE_DEVICE, Parallelism
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
+from transformer_roofline.core.serving.generation import generate, requests
 
 H100 = resolve_hardware("H100-SXM5-80GB")
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from helpers import rows_by_name, run, tiny_config
 
-from core.errors import ConfigError
-from parsers import GlmMoeDsaConfigParser
+from transformer_roofline.core.errors import ConfigError
+from transformer_roofline.parsers import GlmMoeDsaConfigParser
 
 CONFIG = tiny_config("glm_moe_dsa")
 

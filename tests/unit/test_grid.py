@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-import core.hardware.grid as grid
-from core import ops
-from core.api import Scenario, load_model, resolve_devices, sweep
-from core.errors import UsageError
-from core.hardware.roofline import Execution, default_efficiency, on_hardware
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import analyze
+import transformer_roofline.core.hardware.grid as grid
+from transformer_roofline.core import ops
+from transformer_roofline.core.api import Scenario, load_model, resolve_devices, sweep
+from transformer_roofline.core.errors import UsageError
+from transformer_roofline.core.hardware.roofline import Execution, default_efficiency, on_hardware
+from transformer_roofline.core.model.parallel import SINGLE_DEVICE, Parallelism
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
 
 CONFIGS = ROOT / "tests" / "end-to-end" / "configs"
 BATCHES = (1, 2, 3, 7, 64, 1000)

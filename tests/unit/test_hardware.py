@@ -9,11 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import HardwareSpecError
-from core.hardware.roofline import Execution, time_row
-from core.hardware.specs import HardwareSpec, load_spec, resolve_hardware, spec_from_dict
-from core.model.rows import Category, OpKind, Row
-from core.ops import Cost
+from transformer_roofline.core.errors import HardwareSpecError
+from transformer_roofline.core.hardware.roofline import Execution, time_row
+from transformer_roofline.core.hardware.specs import (
+    HardwareSpec,
+    load_spec,
+    resolve_hardware,
+    spec_from_dict,
+)
+from transformer_roofline.core.model.rows import Category, OpKind, Row
+from transformer_roofline.core.ops import Cost
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -18,10 +18,10 @@ from helpers import deepseek_configs, golden, run, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import ConfigError, UnsupportedModelError
-from core.layers import MlaMode
-from core.model.rows import Category
-from parsers import DeepseekV3ConfigParser, select_parser
+from transformer_roofline.core.errors import ConfigError, UnsupportedModelError
+from transformer_roofline.core.layers import MlaMode
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.parsers import DeepseekV3ConfigParser, select_parser
 
 CONFIG: dict[str, Any] = tiny_config("tiny-kimi-k25")
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.layers import (
+from transformer_roofline.core.layers import (
     MIXERS,
     Attention,
     CompressedAttention,
@@ -31,16 +31,16 @@ from core.layers import (
     PerLayerInput,
     QKNorm,
 )
-from core.layers.compressed import Compressor, Indexer
-from core.layers.mixer import Mixer
-from core.model.builder import OpBuilder
-from core.model.formats import lookup_format
-from core.model.masks import AttentionPattern
-from core.model.parallel import Parallelism
-from core.model.precision import Precision
-from core.model.queries import QueryConfig
-from core.model.rows import OpKind
-from core.model.state import Growth
+from transformer_roofline.core.layers.compressed import Compressor, Indexer
+from transformer_roofline.core.layers.mixer import Mixer
+from transformer_roofline.core.model.builder import OpBuilder
+from transformer_roofline.core.model.formats import lookup_format
+from transformer_roofline.core.model.masks import AttentionPattern
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.precision import Precision
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.rows import OpKind
+from transformer_roofline.core.model.state import Growth
 
 BF16 = lookup_format("bfloat16")
 PRECISION = Precision(BF16, BF16, BF16)

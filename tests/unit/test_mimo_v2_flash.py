@@ -16,11 +16,11 @@ from helpers import golden, run, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import ConfigError
-from core.model.parallel import Parallelism
-from core.model.report import Report
-from core.model.rows import Category, OpKind
-from parsers import MiMoV2FlashConfigParser
+from transformer_roofline.core.errors import ConfigError
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.report import Report
+from transformer_roofline.core.model.rows import Category, OpKind
+from transformer_roofline.parsers import MiMoV2FlashConfigParser
 
 CONFIG: dict[str, Any] = tiny_config("tiny-mimo-v2-flash")
 

@@ -14,12 +14,12 @@ from helpers import golden, run, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import ConfigError
-from core.model.parallel import Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
-from core.model.rows import Category, OpKind
-from parsers import MiniMaxM2ConfigParser
+from transformer_roofline.core.errors import ConfigError
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import Report, analyze
+from transformer_roofline.core.model.rows import Category, OpKind
+from transformer_roofline.parsers import MiniMaxM2ConfigParser
 
 CONFIG: dict[str, Any] = tiny_config("tiny-minimax-m2")
 

@@ -22,13 +22,13 @@ from helpers import golden, rows_by_name, run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import ops
-from core.errors import ConfigError, UsageError
-from core.layers import Mamba2
-from core.model.parallel import Parallelism
-from core.model.report import Report
-from core.model.rows import Category
-from parsers import NemotronHConfigParser, select_parser
+from transformer_roofline.core import ops
+from transformer_roofline.core.errors import ConfigError, UsageError
+from transformer_roofline.core.layers import Mamba2
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.report import Report
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.parsers import NemotronHConfigParser, select_parser
 
 TINY: dict[str, Any] = tiny_config("tiny-nemotron-h")
 
@@ -379,6 +379,6 @@ def test_mamba_weights_read_do_not_depend_on_tokens(config, tokens: int) -> None
 
 
 def test_mamba2_is_registered() -> None:
-    from core.layers import MIXERS
+    from transformer_roofline.core.layers import MIXERS
 
     assert MIXERS["mamba2"] is Mamba2

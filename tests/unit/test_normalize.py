@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from core.base_parser import TransformerMode
-from core.errors import ConfigError, UnsupportedModelError
-from core.model.config import ConfigReader
-from parsers import Gemma3ConfigParser, Llama4ConfigParser, LlamaConfigParser
+from transformer_roofline.core.base_parser import TransformerMode
+from transformer_roofline.core.errors import ConfigError, UnsupportedModelError
+from transformer_roofline.core.model.config import ConfigReader
+from transformer_roofline.parsers import Gemma3ConfigParser, Llama4ConfigParser, LlamaConfigParser
 
 LLAMA: dict[str, Any] = {
     "model_type": "llama",

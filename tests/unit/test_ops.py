@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from core import ops
-from core.model.masks import AttentionPattern, MaskKind
-from core.ops import Cost
+from transformer_roofline.core import ops
+from transformer_roofline.core.model.masks import AttentionPattern, MaskKind
+from transformer_roofline.core.ops import Cost
 
 
 def test_gemm_without_and_with_bias() -> None:

@@ -9,15 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import UsageError
-from core.hardware.roofline import on_hardware
-from core.hardware.sizing import smallest_fit
-from core.hardware.specs import resolve_hardware
-from core.model.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
-from core.model.rows import Category
-from parsers import DeepseekV3ConfigParser, LlamaConfigParser, MixtralConfigParser
+from transformer_roofline.core.errors import UsageError
+from transformer_roofline.core.hardware.roofline import on_hardware
+from transformer_roofline.core.hardware.sizing import smallest_fit
+from transformer_roofline.core.hardware.specs import resolve_hardware
+from transformer_roofline.core.model.parallel import SINGLE_DEVICE, Comm, CommKind, Parallelism
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import Report, analyze
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.parsers import (
+    DeepseekV3ConfigParser,
+    LlamaConfigParser,
+    MixtralConfigParser,
+)
 
 queries = st.lists(st.tuples(st.integers(0, 40), st.integers(1, 8)), min_size=1, max_size=3)
 
@@ -240,7 +244,7 @@ def test_smallest_fit_hand_count() -> None:
     # Llama-3.1-70B bf16: 141.1 GB of weights. With 32 x 4097 tokens of KV (40 GiB) the step
     # needs ~184 GB: not 2 x 80 GB; 3 devices only as PP 3 (TP must be a power of two), whose
     # fullest stage (27 layers ~ 46 GB + KV 13.7 GB + the embedding) fits.
-    from core.api import load_model
+    from transformer_roofline.core.api import load_model
 
     _, parser = load_model("meta-llama/Llama-3.1-70B")
     fit = smallest_fit(

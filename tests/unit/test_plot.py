@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from conftest import catalog_config
 
-from core.errors import UsageError
-from core.hardware.roofline import Execution, on_hardware
-from core.hardware.specs import resolve_hardware
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from core.output.plot import check_plot_path, plot_roofline
-from parsers import select_parser
+from transformer_roofline.core.errors import UsageError
+from transformer_roofline.core.hardware.roofline import Execution, on_hardware
+from transformer_roofline.core.hardware.specs import resolve_hardware
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
+from transformer_roofline.core.output.plot import check_plot_path, plot_roofline
+from transformer_roofline.parsers import select_parser
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
@@ -43,8 +43,8 @@ def test_plot_path_errors(tmp_path: Path) -> None:
 
 
 def test_grid_chart_is_written(tmp_path: Path) -> None:
-    from core import sweep
-    from core.output.grid import plot_grid
+    from transformer_roofline import sweep
+    from transformer_roofline.core.output.grid import plot_grid
 
     scenarios = sweep(
         "meta-llama/Llama-3.1-8B",

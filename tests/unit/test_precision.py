@@ -7,11 +7,11 @@ from fractions import Fraction
 import pytest
 from hand_counts import CONFIG as TINY
 
-from core.errors import UnsupportedModelError, UsageError
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from core.model.rows import Category
-from parsers import Llama4ConfigParser, LlamaConfigParser
+from transformer_roofline.core.errors import UnsupportedModelError, UsageError
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.parsers import Llama4ConfigParser, LlamaConfigParser
 
 Q = QueryConfig.from_lists((3,), (2,))
 

@@ -7,11 +7,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.model.queries import QueryConfig
-from core.model.report import Report, analyze
-from core.model.rows import Category
-from core.ops import Cost, Number
-from parsers import Llama4ConfigParser, LlamaConfigParser
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import Report, analyze
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.core.ops import Cost, Number
+from transformer_roofline.parsers import Llama4ConfigParser, LlamaConfigParser
 
 
 @st.composite

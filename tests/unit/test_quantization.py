@@ -19,14 +19,14 @@ from hand_counts import CONFIG as TINY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import ConfigError, UnsupportedModelError
-from core.model.formats import lookup_format
-from core.model.precision import Precision, resolve_precision
-from core.model.quantization import LAYER_MODULES, LAYER_STEMS, hf_rule
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from core.model.rows import Category
-from parsers import DeepseekV3ConfigParser, LlamaConfigParser
+from transformer_roofline.core.errors import ConfigError, UnsupportedModelError
+from transformer_roofline.core.model.formats import lookup_format
+from transformer_roofline.core.model.precision import Precision, resolve_precision
+from transformer_roofline.core.model.quantization import LAYER_MODULES, LAYER_STEMS, hf_rule
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.parsers import DeepseekV3ConfigParser, LlamaConfigParser
 
 A, M, D, R, S, H = (
     Category.ATTN_PROJ,

@@ -12,13 +12,13 @@ from helpers import golden, step, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import ops
-from core.errors import ConfigError, UsageError
-from core.layers import GatedDeltaNet
-from core.model.parallel import Parallelism
-from core.model.report import Report
-from core.model.rows import Row
-from parsers import (
+from transformer_roofline.core import ops
+from transformer_roofline.core.errors import ConfigError, UsageError
+from transformer_roofline.core.layers import GatedDeltaNet
+from transformer_roofline.core.model.parallel import Parallelism
+from transformer_roofline.core.model.report import Report
+from transformer_roofline.core.model.rows import Row
+from transformer_roofline.parsers import (
     Qwen3_5ConfigParser,
     Qwen3_5MoeConfigParser,
     Qwen3ConfigParser,

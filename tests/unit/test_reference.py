@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from conftest import CATALOG, MEASURED, REFERENCE, catalog_config, hf_categories
 
-from core.layers import MlaMode
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from core.model.rows import Category
-from parsers import PARSER_REGISTRY, select_parser
+from transformer_roofline.core.layers import MlaMode
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
+from transformer_roofline.core.model.rows import Category
+from transformer_roofline.parsers import PARSER_REGISTRY, select_parser
 
 ALL_REFERENCES = {**REFERENCE, **MEASURED}
 COVERED = sorted(ALL_REFERENCES)

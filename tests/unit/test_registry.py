@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import CATALOG
 
-from core.errors import AnalyzerError, ConfigError, UnsupportedModelError
-from parsers import PARSER_REGISTRY, select_parser
+from transformer_roofline.core.errors import AnalyzerError, ConfigError, UnsupportedModelError
+from transformer_roofline.parsers import PARSER_REGISTRY, select_parser
 
 # Rows whose key is not their class's own model_type: explicit aliases, each justified.
 ALIASES = {

@@ -9,11 +9,22 @@ from fractions import Fraction
 
 from conftest import catalog_config
 
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from core.output.render import render_csv, render_json, render_table, report_json, storage_line
-from core.output.units import format_bytes, format_flops, format_intensity, json_number
-from parsers import LlamaConfigParser
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
+from transformer_roofline.core.output.render import (
+    render_csv,
+    render_json,
+    render_table,
+    report_json,
+    storage_line,
+)
+from transformer_roofline.core.output.units import (
+    format_bytes,
+    format_flops,
+    format_intensity,
+    json_number,
+)
+from transformer_roofline.parsers import LlamaConfigParser
 
 
 def _report(cached=(1024,), new=(1,)):

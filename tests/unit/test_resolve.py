@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ConfigError, ConfigNotFoundError
-from core.resolve import catalog, resolve_config
+from transformer_roofline.core.errors import ConfigError, ConfigNotFoundError
+from transformer_roofline.core.resolve import catalog, resolve_config
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from conftest import catalog_config
 
-from core.hardware.roofline import Execution, on_hardware
-from core.hardware.specs import resolve_hardware
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from parsers import select_parser
+from transformer_roofline.core.hardware.roofline import Execution, on_hardware
+from transformer_roofline.core.hardware.specs import resolve_hardware
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
+from transformer_roofline.parsers import select_parser
 
 
 def _on(stem: str, cached, new, hardware: str, execution=Execution.FUSED, **formats):

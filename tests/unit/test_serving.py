@@ -12,13 +12,13 @@ import sys
 import pytest
 from conftest import ROOT
 
-from core.api import analyze_model, load_model, plan_model
-from core.errors import UsageError
-from core.hardware.roofline import default_efficiency
-from core.hardware.specs import resolve_hardware
-from core.model.parallel import SINGLE_DEVICE, Parallelism
-from core.serving.plan import Targets, splits
-from core.serving.serving import SteadyState, serve
+from transformer_roofline.core.api import analyze_model, load_model, plan_model
+from transformer_roofline.core.errors import UsageError
+from transformer_roofline.core.hardware.roofline import default_efficiency
+from transformer_roofline.core.hardware.specs import resolve_hardware
+from transformer_roofline.core.model.parallel import SINGLE_DEVICE, Parallelism
+from transformer_roofline.core.serving.plan import Targets, splits
+from transformer_roofline.core.serving.serving import SteadyState, serve
 
 H100 = resolve_hardware("H100-SXM5-80GB")
 L40S = resolve_hardware("L40S-48GB")

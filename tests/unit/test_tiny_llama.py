@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hand_counts import CONFIG, HAND, KV_BYTES, PARAMETERS
 
-from core.model.queries import QueryConfig
-from core.model.report import analyze
-from core.ops import Cost
-from parsers import LlamaConfigParser
+from transformer_roofline.core.model.queries import QueryConfig
+from transformer_roofline.core.model.report import analyze
+from transformer_roofline.core.ops import Cost
+from transformer_roofline.parsers import LlamaConfigParser
 
 
 def report():
