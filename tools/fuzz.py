@@ -34,6 +34,7 @@ import resource
 import signal
 import sys
 import tempfile
+import traceback
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -300,7 +301,9 @@ def _invoke(argv: list[str]) -> tuple[int, str, str, str]:
         except MemoryError:
             code, escaped = -2, "MemoryError"
         except BaseException as exc:  # anything escaping is what we look for
-            code, escaped = -1, f"{type(exc).__name__}: {str(exc)[:200]}"
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            where = f"{Path(frame.filename).name}:{frame.lineno} {frame.name}"
+            code, escaped = -1, f"{type(exc).__name__} at {where}: {str(exc)[:120]}"
     return code, out.getvalue(), err.getvalue(), escaped
 
 
