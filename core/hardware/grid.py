@@ -38,7 +38,7 @@ from ..model.report import Report, analyze
 from ..model.rows import OpKind, Routing, Row
 from ..ops import Cost, Number
 from .efficiency import Efficiency
-from .roofline import Execution, HardwareResult, on_hardware
+from .roofline import Execution, HardwareResult, on_hardware, shown_stage
 from .specs import HardwareSpec
 
 Device = tuple[HardwareSpec, Efficiency]
@@ -62,7 +62,7 @@ class DeviceCurve:
 class BatchCurve:
     """One context at every batch size of a grid."""
 
-    flops: list[int]  # the shown device's (the stage with the most FLOPs)
+    flops: list[int]  # the shown stage's (`shown_stage`: the busiest on the first device)
     memory_bytes: list[Number]  # the fullest device's weights + query state
     devices: list[DeviceCurve]  # per device, in the order given
 
@@ -110,10 +110,11 @@ def per_point(
     results: list[list[HardwareResult]] = [[] for _ in devices]
     for batch in batches:
         report = analyze(parser, QueryConfig.uniform(batch, cached, new), parallel)
-        flops.append(report.total.flops)
+        timed = [on_hardware(report, hw, execution, eff) for hw, eff in devices]
+        flops.append(shown_stage(report, timed).total.flops)
         memory.append(report.device_memory_bytes)
-        for out, (hw, eff) in zip(results, devices, strict=True):
-            out.append(on_hardware(report, hw, execution, eff))
+        for out, result in zip(results, timed, strict=True):
+            out.append(result)
     curves = [
         DeviceCurve(
             [r.step_time_s for r in rs],
@@ -251,7 +252,8 @@ def closed_form(
     more = [batch - 1 for batch in batches]
     stage_flops = [[s.flops[0] + s.flops[1] * m for m in more] for s in stages]
     stage_storage = [[s.storage[0] + s.storage[1] * m for m in more] for s in stages]
-    # The report shows the stage with the most FLOPs; the fullest device holds the most.
+    # The fullest device holds the most; FLOPs are the shown stage's (`shown_stage`): the one
+    # with the most without devices, else the first device's busiest (below).
     flops = [max(per_stage) for per_stage in zip(*stage_flops, strict=True)]
     memory = [max(per_stage) for per_stage in zip(*stage_storage, strict=True)]
     figures = [_Figures.of(stage, more) for stage in stages]
@@ -264,6 +266,8 @@ def closed_form(
         first = np.array([t[3] for t in times])
         columns = np.arange(len(batches))
         busiest = ideal.argmax(axis=0)  # the first of equals, as max() picks
+        if not curves:
+            flops = [stage_flops[stage][i] for i, stage in enumerate(busiest.tolist())]
         step = ideal[busiest, columns].tolist()
         bound = _bound(by_bound[busiest, :, columns], first[busiest, :, columns])
         expected_step = (expected.max(axis=0) + eff.step_overhead_s).tolist()

@@ -2,8 +2,9 @@
 formatting.
 
 Without parallelism a report has one stage: the whole step on one device. With parallelism each
-pipeline stage has the rows of one of its devices (a tensor-parallel rank), and the report shows
-the busiest one; parameters are always the whole model's.
+pipeline stage has the rows of one of its devices (a tensor-parallel rank), and a view shows one
+of them (`shown_stage` in core/hardware/roofline.py says which); parameters are always the whole
+model's.
 """
 
 from __future__ import annotations
@@ -124,7 +125,9 @@ class Report:
 
     @cached_property
     def shown(self) -> Stage:
-        """The stage a device-level view shows: the one with the most FLOPs."""
+        """The stage with the most FLOPs (the first of equals): what a view without hardware shows
+        (the rule for every view: `shown_stage` in core/hardware/roofline.py). `rows`, `total`
+        and the storage figures below are this stage's."""
         if len(self.stages) == 1:
             return self.stages[0]
         return max(self.stages, key=lambda stage: stage.total.flops)

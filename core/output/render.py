@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..hardware.efficiency import parameter_values
-from ..hardware.roofline import HardwareResult, RowTiming
+from ..hardware.roofline import HardwareResult, RowTiming, shown_stage
 from ..hardware.sizing import Fit
 from ..layers.ends import StoragePart
 from ..model.report import Report, Stage
@@ -42,12 +42,6 @@ _TABLE_HEADERS = (
 _LATENCY = {"decode": "TPOT", "prefill": "TTFT", "mixed": "step"}
 
 
-def shown_stage(report: Report, hardware: Hardware = ()) -> Stage:
-    """The device a per-row view shows: the stage that sets the step time on the first device
-    given, else the one with the most FLOPs."""
-    return report.stages[hardware[0].stage] if hardware else report.shown
-
-
 def _cost_cells(row_or_cost: Row | Cost) -> list[str]:
     if isinstance(row_or_cost, Row) and row_or_cost.comm is not None:
         comm = row_or_cost.comm
@@ -73,7 +67,7 @@ def describe_queries(report: Report) -> str:
 
 
 def storage_line(report: Report, stage: Stage | None = None) -> str:
-    stage = stage or report.shown
+    stage = stage or shown_stage(report)
     text = " + ".join(_part_text(part) for part in stage.storage_parts)
     who = "" if report.parallel.devices == 1 else " per device"
     return f"Minimum Storage Requirement{who}: {text} = {format_bytes(stage.storage_bytes)}"
