@@ -196,3 +196,27 @@ def test_dependencies_are_pyprojects() -> None:
 
     names = {spec.split()[0].lower() for spec in PROJECT["dependencies"]}
     assert set(DEPENDENCIES.values()) == names
+
+
+def test_bundled_example_specs_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From any directory, the example specs load by file name or repository path; an existing
+    file wins; any other missing path is an error, never an example."""
+    from transformer_roofline.core.errors import HardwareSpecError
+    from transformer_roofline.core.hardware.specs import load_spec, resolve_hardware
+
+    monkeypatch.chdir(tmp_path)
+    example = load_spec(ROOT / "examples" / "hardware" / "my-gpu.yaml")
+    assert example.name == "H100-SXM5-80GB-achievable"
+    for name in ("my-gpu.yaml", "examples/hardware/my-gpu.yaml", "./my-gpu.yaml"):
+        assert resolve_hardware(name) == example
+    assert resolve_hardware("my-gpu.json").name == "L40S-48GB-ideal"
+    for name in ("elsewhere/my-gpu.yaml", "hardware/my-gpu.yaml", "my-gpu.yml", "other.yaml"):
+        with pytest.raises(HardwareSpecError, match="cannot read hardware spec"):
+            resolve_hardware(name)
+    own = (
+        (ROOT / "examples" / "hardware" / "my-gpu.yaml")
+        .read_text()
+        .replace("H100-SXM5-80GB-achievable", "mine")
+    )
+    (tmp_path / "my-gpu.yaml").write_text(own)
+    assert resolve_hardware("my-gpu.yaml").name == "mine"
