@@ -50,6 +50,26 @@ class InfeasibleError(AnalyzerError):
     exit_code = 7
 
 
+class DependencyError(AnalyzerError):
+    """A runtime dependency is not installed: the script run from a checkout without its .venv
+    (no `make setup` yet), or an install made without dependencies."""
+
+    exit_code = 8
+
+    @classmethod
+    def missing(cls, module: str) -> DependencyError:
+        package = DEPENDENCIES.get(module.partition(".")[0], module)
+        return cls(f"{package} is not installed: run `make setup` first (or pip install .)")
+
+
+# pyproject.toml's runtime dependencies by import name (each is imported only where needed).
+DEPENDENCIES = {
+    "matplotlib": "matplotlib",
+    "numpy": "numpy",
+    "transformers": "transformers",
+    "yaml": "pyyaml",
+}
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     UsageError.exit_code: "bad command-line arguments (token lists, batch size, option values)",
@@ -59,4 +79,6 @@ EXIT_CODES: dict[int, str] = {
     HardwareSpecError.exit_code: "unknown hardware name or invalid hardware spec",
     InfeasibleError.exit_code: "--plan: no deployment meets the targets (the message names the "
     "binding one)",
+    DependencyError.exit_code: "a dependency is not installed: run `make setup` first (or pip "
+    "install .)",
 }

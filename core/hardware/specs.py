@@ -36,6 +36,12 @@ Spec file schema (JSON or YAML; unknown keys are an error, to catch typos):
     source: vendor datasheet, ...  # optional for user files
     price_per_gpu_hour: 2.5        # optional: what one device costs per hour, for --plan's cost
 
+Example spec files ship inside the package (`EXAMPLES`, `core/hardware/examples/`; the repository's
+`examples/hardware/` links to it), so they work from any directory and after `pip install`: a
+spec argument that is not an existing file but names a bundled example by its file name
+(`my-gpu.yaml`) or by its path in the repository (`examples/hardware/my-gpu.yaml`) loads the
+bundled copy (`bundled_example`). An existing file always wins.
+
 `family` must be a known name, not free text: code may pick per-architecture parameters by it, so
 a typo must fail loudly rather than quietly fall back to generic behaviour. Leave it out for a
 device of no listed family.
@@ -433,6 +439,11 @@ ALIASES: dict[str, str] = {
 _BY_NAME = {spec.name.lower(): spec for spec in CATALOG}
 _BY_NAME |= {alias.lower(): _BY_NAME[name.lower()] for alias, name in ALIASES.items()}
 _SPEC_SUFFIXES = (".json", ".yaml", ".yml")
+# The example spec files shipped in the package; the repository's examples/hardware/ links here.
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+# Where the examples sit in the repository: `--hardware examples/hardware/my-gpu.yaml` (as the
+# README writes it) finds the bundled copy from any directory.
+_EXAMPLES_IN_REPOSITORY = "examples/hardware"
 _KEYS = {
     "price_per_gpu_hour",
     "name",
@@ -450,16 +461,30 @@ _KEYS = {
 
 
 def resolve_hardware(name: str) -> HardwareSpec:
-    """A catalog entry by name or alias (case-insensitive), or a spec file by path."""
+    """A catalog entry by name or alias (case-insensitive), a spec file by path, or a bundled
+    example spec by its file name or repository path (`bundled_example`)."""
     if name.lower() in _BY_NAME:
         return _BY_NAME[name.lower()]
     path = Path(name).expanduser()
+    if not path.is_file():
+        path = bundled_example(name) or path
     if path.is_file() or path.suffix.lower() in _SPEC_SUFFIXES:
         return load_spec(path)
     raise HardwareSpecError(
         f"unknown hardware {name!r}: not a catalog name (see --list-hardware) and not a "
         ".json/.yaml spec file"
     )
+
+
+def bundled_example(name: str) -> Path | None:
+    """The bundled example spec that `name` names, `my-gpu.yaml` or
+    `examples/hardware/my-gpu.yaml`, or None. Any other path is the user's own: a typo in it
+    must not quietly load an example."""
+    path = Path(name)
+    if path.parent.as_posix() not in (".", _EXAMPLES_IN_REPOSITORY):
+        return None
+    example = EXAMPLES / path.name
+    return example if path.suffix.lower() in _SPEC_SUFFIXES and example.is_file() else None
 
 
 def load_spec(path: Path) -> HardwareSpec:
