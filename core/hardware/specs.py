@@ -49,7 +49,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ..errors import HardwareSpecError
+from ..errors import HardwareSpecError, did_you_mean
 from ..model.config import read_json, read_text
 from .efficiency import IDEAL
 
@@ -450,15 +450,17 @@ _KEYS = {
 
 
 def resolve_hardware(name: str) -> HardwareSpec:
-    """A catalog entry by name or alias (case-insensitive), or a spec file by path."""
+    """A catalog entry by name or alias (case-insensitive), or a spec file by path; an unknown
+    name fails naming the closest catalog names."""
     if name.lower() in _BY_NAME:
         return _BY_NAME[name.lower()]
     path = Path(name).expanduser()
     if path.is_file() or path.suffix.lower() in _SPEC_SUFFIXES:
         return load_spec(path)
+    hint = did_you_mean(name, [*(spec.name for spec in CATALOG), *ALIASES])
     raise HardwareSpecError(
         f"unknown hardware {name!r}: not a catalog name (see --list-hardware) and not a "
-        ".json/.yaml spec file"
+        ".json/.yaml spec file" + (f"; {hint}" if hint else "")
     )
 
 

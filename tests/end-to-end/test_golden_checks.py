@@ -119,6 +119,12 @@ def test_list_models_marks_llama_configs_analyzable() -> None:
         if " llama " in line or " llama4 " in line:
             assert line.rstrip().endswith("analyzable"), line
     assert sum(line.rstrip().endswith(" analyzable") for line in lines) >= 10
+    # the base checkpoints answer to the bundled -Instruct files (core/catalog/SOURCES.md)
+    aliases = golden("list_models").partition("\nAliases (")[2]
+    for family in ("Scout-17B-16E", "Maverick-17B-128E"):
+        assert re.search(
+            rf"\n  meta-llama/Llama-4-{family} +=  ?meta-llama/Llama-4-{family}-Instruct\n", aliases
+        )
 
 
 def test_llama2_decode_on_a100_golden() -> None:

@@ -193,6 +193,29 @@ def test_aliases_name_catalog_devices_and_shadow_none() -> None:
         assert resolve_hardware(alias) is resolve_hardware(name)
 
 
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("H1000", "H100-SXM5-80GB, H100-PCIe-80GB or H100-NVL-94GB"),  # a leading part, a typo
+        ("h200", "H200-SXM-141GB"),  # the memory suffix left out, any case
+        ("Trilium", "Trillium"),  # an alias is a name too
+        ("mi355", "MI355X-288GB"),
+    ],
+)
+def test_an_unknown_name_suggests_the_closest_catalog_names(typed: str, suggested: str) -> None:
+    with pytest.raises(HardwareSpecError) as caught:
+        resolve_hardware(typed)
+    message = str(caught.value)
+    assert message.startswith(f"unknown hardware {typed!r}: not a catalog name")
+    assert f"; did you mean {suggested}" in message and "\n" not in message
+
+
+def test_a_name_like_no_device_gets_no_suggestion() -> None:
+    with pytest.raises(HardwareSpecError) as caught:
+        resolve_hardware("quantum-abacus")
+    assert str(caught.value).endswith("not a .json/.yaml spec file")
+
+
 def test_every_family_has_a_device_and_every_datasheet_all_its_fields() -> None:
     assert {sheet.family for sheet in DATASHEETS} == set(FAMILIES) == set(MEMBERS)
     for sheet in DATASHEETS:
