@@ -241,3 +241,25 @@ def test_a_spec_file_family_is_kept_and_optional() -> None:
     assert spec_from_dict(base, "x.yaml").family is None
     with pytest.raises(HardwareSpecError, match=r"unknown family 'Hopper' \(families: ampere"):
         spec_from_dict({**base, "family": "Hopper"}, "x.yaml")
+
+
+def test_the_list_hardware_golden_shows_the_survey() -> None:
+    """Every row of `--list-hardware` (tests/end-to-end/cases/list_hardware) prints the survey's
+    figures above: usable GB, GB/s, each dense peak ("-" where none), the interconnect GB/s."""
+    from conftest import ROOT
+
+    text = (ROOT / "tests/end-to-end/cases/list_hardware/expected_output.txt").read_text()
+    shown = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("| ") and cells[0] in SURVEY:
+            shown[cells[0]] = cells
+    assert list(shown) == [spec.name for spec in CATALOG] and len(shown) == len(SURVEY)
+    for name, (_, family, memory, bandwidth, *peaks, interconnect) in shown.items():
+        *survey_peaks, usable, survey_bandwidth, link = SURVEY[name]
+        assert family == FAMILY[name]
+        assert memory == f"{usable:g} GB" and bandwidth == f"{survey_bandwidth:g} GB/s"
+        assert [None if p == "-" else float(p) for p in peaks] == survey_peaks, name
+        assert interconnect.endswith(f" {link:g} GB/s"), name
+    aliases = ", ".join(f"{alias} = {name}" for alias, name in ALIASES.items())
+    assert f"Also accepted: {aliases}." in text
