@@ -91,34 +91,33 @@ def test_unreachable_hub_fails_fast_without_retries(monkeypatch, tmp_path: Path)
     assert time.monotonic() - start < 10
 
 
-def test_a_hub_name_in_the_hf_cache_resolves_offline(tmp_path: Path) -> None:
-    """A fresh process (the Hub client reads its cache location at import): the CLI finds a hub
-    name in the HF cache with HF_HUB_OFFLINE set, without network."""
-    # The HF cache layout: hub/models--<org>--<name>/{refs/main, snapshots/<revision>/}
-    repo = tmp_path / "hub" / "models--some-org--cached-model"
+def _cache_tiny_llama(hf_home: Path) -> None:
+    """The tiny Llama's config.json in an HF cache, as hub repo some-org/cached-model (the layout:
+    hub/models--<org>--<name>/{refs/main, snapshots/<revision>/})."""
+    repo = hf_home / "hub" / "models--some-org--cached-model"
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text("abc123")
     (repo / "snapshots" / "abc123").mkdir(parents=True)
     config = ROOT / "tests" / "end-to-end" / "configs" / "tiny-llama" / "config.json"
     (repo / "snapshots" / "abc123" / "config.json").write_text(config.read_text())
-    env = {**os.environ, "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+
+
+def _python(args: list[str], env: dict[str, str]) -> str:
+    """stdout of a fresh interpreter run with `args` in the repository, which must succeed."""
     result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "transformer_roofline_analyzer"),
-            "--format",
-            "json",
-            "--",
-            "some-org/cached-model",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    doc = json.loads(result.stdout)
+    return result.stdout
+
+
+def test_a_hub_name_in_the_hf_cache_resolves_offline(tmp_path: Path) -> None:
+    """A fresh process (the Hub client reads its cache location at import): the CLI finds a hub
+    name in the HF cache with HF_HUB_OFFLINE set, without network."""
+    _cache_tiny_llama(tmp_path)
+    env = {**os.environ, "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    cli = [str(ROOT / "transformer_roofline_analyzer"), "--format", "json", "--"]
+    doc = json.loads(_python([*cli, "some-org/cached-model"], env))
     assert doc["model"]["source"] == "some-org/cached-model"
     assert doc["parameters"]["total"] == 1704  # the tiny Llama of tests/hand_counts.py
 
@@ -173,12 +172,7 @@ def test_a_hub_lookup_from_the_cache_leaves_the_environment_as_it_was(tmp_path: 
     """A fresh process (the Hub client reads its cache location when imported), online mode with
     the Hub unreachable: the config comes from the HF cache, and os.environ is unchanged after
     that success and after a failure."""
-    repo = tmp_path / "hub" / "models--some-org--cached-model"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text("abc123")
-    (repo / "snapshots" / "abc123").mkdir(parents=True)
-    config = ROOT / "tests" / "end-to-end" / "configs" / "tiny-llama" / "config.json"
-    (repo / "snapshots" / "abc123" / "config.json").write_text(config.read_text())
+    _cache_tiny_llama(tmp_path)
     script = (
         "import json, os\n"
         "from transformer_roofline.core.resolve import resolve_config\n"
@@ -195,16 +189,8 @@ def test_a_hub_lookup_from_the_cache_leaves_the_environment_as_it_was(tmp_path: 
     skip = {"HF_HUB_OFFLINE", "TRANSFORMERS_VERBOSITY", "TRANSFORMERS_NO_ADVISORY_WARNINGS"}
     env = {key: value for key, value in os.environ.items() if key not in skip}
     env |= {"HF_HOME": str(tmp_path), "HF_ENDPOINT": "http://127.0.0.1:9"}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == ["hub", 8, "ConfigNotFoundError", True, True]
+    outcome = json.loads(_python(["-c", script], env))
+    assert outcome == ["hub", 8, "ConfigNotFoundError", True, True]
 
 
 # --- aliases of bundled configs --------------------------------------------------------------
