@@ -273,18 +273,37 @@ def sweep(
     parallel: Parallelism = SINGLE_DEVICE,
     efficiency_profile: str | None = None,
     efficiency: Mapping[str, Any] | None = None,
-    **model_options: Any,
+    weight_dtype: str | None = None,
+    activation_dtype: str | None = None,
+    kv_cache_dtype: str | None = None,
+    mla: str | MlaMode = MlaMode.AUTO,
+    mode: str | TransformerMode = TransformerMode.Text,
 ) -> list[Scenario]:
     """Every (batch size, cached tokens) pair: B queries of `cached` + `input_tokens` tokens,
     on each hardware (one Scenario per pair and device; one per pair without hardware). The
     figures are one `analyze` and `on_hardware` per pair's; core/hardware/grid.py gets them in
-    closed form from a few analyses per context."""
+    closed form from a few analyses per context. The formats, `mla` and `mode` are
+    `load_model`'s; a parser passed as `model` carries its own and takes none of them."""
     if not batch_sizes or not cached_tokens:
         raise UsageError("a sweep needs at least one batch size and one cached-token count")
+    options = {
+        "weight_dtype": weight_dtype,
+        "activation_dtype": activation_dtype,
+        "kv_cache_dtype": kv_cache_dtype,
+        "mla": MlaMode(mla),
+        "mode": TransformerMode(mode),
+    }
     if isinstance(model, BaseModelConfigParser):
+        defaults = {"mla": MlaMode.AUTO, "mode": TransformerMode.Text}
+        given = [key for key, value in options.items() if value != defaults.get(key)]
+        if given:
+            raise UsageError(
+                f"sweep: a parser carries its own formats and modes; give {', '.join(given)} "
+                "to load_model instead"
+            )
         parser = model
     else:
-        parser = load_model(model, **model_options)[1]
+        parser = load_model(model, **options)[1]
     devices = resolve_devices(hardware)
     effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
     from .hardware.grid import batch_curves  # numpy: loaded by grids only

@@ -7,6 +7,9 @@ Anything else is a bug and is allowed to raise.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from difflib import SequenceMatcher
+
 
 class AnalyzerError(Exception):
     """A user-facing error: one line of text and a documented exit code."""
@@ -82,3 +85,25 @@ EXIT_CODES: dict[int, str] = {
     DependencyError.exit_code: "a dependency is not installed: run `make setup` first (or pip "
     "install .)",
 }
+
+
+def did_you_mean(name: str, known: Iterable[str], n: int = 3) -> str:
+    """'did you mean A, B or C?' for a mistyped `name`: the `n` names of `known` most like it
+    (difflib's ratio, at least its usual 0.6 cutoff, case-insensitive), best first, in `known`'s
+    order on ties; "" when none is close. Each known name is also compared without an org prefix
+    ("meta-llama/") and by its leading '-'-separated parts ("H100" of "H100-SXM5-80GB"), so that a
+    name typed short or without its org still finds its match."""
+    typed = {name.lower(), name.lower().rpartition("/")[2]}
+    scores: dict[str, float] = {}
+    for candidate in known:
+        bare = candidate.lower().rpartition("/")[2]
+        parts = bare.split("-")
+        forms = {candidate.lower(), *("-".join(parts[:i]) for i in range(1, len(parts) + 1))}
+        best = max(SequenceMatcher(None, t, f).ratio() for t in typed for f in forms)
+        if best >= 0.6:
+            scores[candidate] = max(best, scores.get(candidate, 0.0))
+    close = sorted(scores, key=lambda c: -scores[c])[:n]
+    if not close:
+        return ""
+    listed = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+    return f"did you mean {listed}?"

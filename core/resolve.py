@@ -1,9 +1,12 @@
 """Config resolution: the model argument -> the raw config dict, in this order:
 
 1. an existing path: a `config.json` file, or a directory holding one (HuggingFace layout);
-2. the bundled catalog of real HuggingFace configs (`core/catalog/<org>__<name>.json`), by hub name;
+2. the bundled catalog of real HuggingFace configs (`core/catalog/<org>__<name>.json`), by hub name
+   or by an explicit alias (`CATALOG_ALIASES`);
 3. the HuggingFace Hub through transformers (imported only here), honouring the HF cache,
-   `HF_TOKEN` and `HF_HUB_OFFLINE`; remote code is never enabled.
+   `HF_TOKEN` and `HF_HUB_OFFLINE`; remote code is never enabled. `os.environ` is left as found.
+
+A name found nowhere fails with one line that names the closest bundled names.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import os
 import re
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import ConfigError, ConfigNotFoundError
+from .errors import ConfigError, ConfigNotFoundError, did_you_mean
 from .model.config import read_json
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
@@ -28,6 +33,24 @@ _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
 # the reachability probe waits before the Hub is taken as unreachable.
 _HUB_TIMEOUT_S = "4"
 _HUB_PROBE_TIMEOUT_S = 3.0
+# Set while transformers is imported and asked, unless the user set them: one line on failure
+# (no import-time advice about PyTorch), and the Hub timeouts above. The Hub client reads them
+# when first imported.
+_HUB_ENV = {
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_ETAG_TIMEOUT": _HUB_TIMEOUT_S,
+    "HF_HUB_DOWNLOAD_TIMEOUT": _HUB_TIMEOUT_S,
+}
+
+# Sibling checkpoints bundled under another name (alias -> catalog name). A row only where the
+# sibling's text decoder is shown to have the same shapes and the same dtype as the bundled
+# config; the evidence is in core/catalog/SOURCES.md ("Aliases") and tests/unit/test_resolve.py.
+# The bundled file's other fields (its context limit, RoPE scaling) apply to the alias.
+CATALOG_ALIASES: dict[str, str] = {
+    "meta-llama/Llama-4-Scout-17B-16E": "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+    "meta-llama/Llama-4-Maverick-17B-128E": "meta-llama/Llama-4-Maverick-17B-128E-Instruct",
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +63,11 @@ class ResolvedConfig:
 def catalog() -> dict[str, Path]:
     """Bundled configs by hub name ("meta-llama/Llama-3.1-8B"), sorted."""
     return {path.stem.replace("__", "/", 1): path for path in sorted(CATALOG_DIR.glob("*.json"))}
+
+
+def catalog_aliases() -> dict[str, str]:
+    """Other hub names a bundled config answers to (alias -> catalog name), sorted by alias."""
+    return dict(sorted(CATALOG_ALIASES.items()))
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -69,11 +97,25 @@ def resolve_config(name: str) -> ResolvedConfig:
 
 
 def _catalog_lookup(name: str) -> Path | None:
+    """The bundled file of a hub name or alias, case-insensitive."""
     entries = catalog()
-    if name in entries:
-        return entries[name]
     folded = {key.lower(): path for key, path in entries.items()}
+    folded |= {alias.lower(): entries[target] for alias, target in CATALOG_ALIASES.items()}
     return folded.get(name.lower())
+
+
+@contextmanager
+def _defaults_in_environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ where the user has not set them, for the block only: afterwards
+    os.environ holds exactly what it held before (success or failure)."""
+    added = [key for key in values if key not in os.environ]
+    try:
+        for key in added:
+            os.environ[key] = values[key]
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def _hub_reachable(timeout_s: float = _HUB_PROBE_TIMEOUT_S) -> bool:
@@ -99,25 +141,21 @@ def _hub_reachable(timeout_s: float = _HUB_PROBE_TIMEOUT_S) -> bool:
 
 def _fetch_from_hub(name: str) -> dict[str, Any]:
     """config.json of hub repo `name`, via transformers: the HF cache, `HF_TOKEN` and
-    `HF_HUB_OFFLINE` apply. When the Hub cannot be reached, only the cache is asked (offline mode),
-    so the answer comes in seconds instead of after the client's retries."""
+    `HF_HUB_OFFLINE` apply. When the Hub cannot be reached, only the cache is asked
+    (`local_files_only`), so the answer comes in seconds instead of after the client's retries."""
     reachable = os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "") and _hub_reachable()
-    if not reachable:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-    # One line on failure: keep transformers' import-time advice (no PyTorch, ...) off stderr.
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", _HUB_TIMEOUT_S)
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", _HUB_TIMEOUT_S)
-    from transformers import PretrainedConfig
-
     try:
-        config, _ = PretrainedConfig.get_config_dict(name)
+        with _defaults_in_environment(_HUB_ENV):
+            from transformers import PretrainedConfig
+
+            config, _ = PretrainedConfig.get_config_dict(name, local_files_only=not reachable)
     except (OSError, ValueError) as exc:
         where = "could not be reached" if not reachable else "could not provide it"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = did_you_mean(name, [*catalog(), *CATALOG_ALIASES])
+        see = f"see --list-models; {hint}" if hint else "see --list-models"
         raise ConfigNotFoundError(
-            f"{name}: not a file, not in the bundled catalog (see --list-models), and the "
+            f"{name}: not a file, not in the bundled catalog ({see}), and the "
             f"Hugging Face Hub {where} ({reason[:200]})"
         ) from None
     if not isinstance(config, dict):

@@ -146,10 +146,6 @@ def default_profile() -> str:
     return str(_profiles()["default"])
 
 
-def profile_about(name: str) -> str:
-    return str(_profiles()["profiles"][name].get("about", ""))
-
-
 @cache
 def efficiency_for(profile: str, family: str) -> Efficiency:
     """The parameters of engine `profile` on a device of `family`: the profile's defaults with

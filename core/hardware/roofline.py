@@ -84,12 +84,6 @@ class HardwareResult:
     expected_tokens_per_s: float
 
     @property
-    def expected_stage(self) -> int:
-        """The stage whose expected time is the longest."""
-        times = self.expected_stage_times_s
-        return max(range(len(times)), key=lambda i: times[i])
-
-    @property
     def latency_s(self) -> float:
         """The ideal time of a query's token through every pipeline stage, one after another
         (the step time with one stage)."""

@@ -55,7 +55,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ..errors import HardwareSpecError
+from ..errors import HardwareSpecError, did_you_mean
 from ..model.config import read_json, read_text
 from .efficiency import IDEAL
 
@@ -462,7 +462,8 @@ _KEYS = {
 
 def resolve_hardware(name: str) -> HardwareSpec:
     """A catalog entry by name or alias (case-insensitive), a spec file by path, or a bundled
-    example spec by its file name or repository path (`bundled_example`)."""
+    example spec by its file name or repository path (`bundled_example`); an unknown name fails
+    naming the closest catalog names."""
     if name.lower() in _BY_NAME:
         return _BY_NAME[name.lower()]
     path = Path(name).expanduser()
@@ -470,9 +471,10 @@ def resolve_hardware(name: str) -> HardwareSpec:
         path = bundled_example(name) or path
     if path.is_file() or path.suffix.lower() in _SPEC_SUFFIXES:
         return load_spec(path)
+    hint = did_you_mean(name, [*(spec.name for spec in CATALOG), *ALIASES])
     raise HardwareSpecError(
         f"unknown hardware {name!r}: not a catalog name (see --list-hardware) and not a "
-        ".json/.yaml spec file"
+        ".json/.yaml spec file" + (f"; {hint}" if hint else "")
     )
 
 

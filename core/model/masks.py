@@ -113,12 +113,6 @@ class AttentionPattern:
             return min(end, new * self.size)
         return end
 
-    def tokens_held(self, length: int) -> int:
-        """Tokens this layer's KV cache holds once the context is `length` tokens long."""
-        if self.kind in (MaskKind.FULL, MaskKind.TOP_K):
-            return length
-        return min(length, self.size - 1)
-
     def pieces(self) -> ContextPieces:
         """Where a decode step over this mask stops being affine in the context (and, for the
         cache it holds, where it stops growing)."""

@@ -71,10 +71,6 @@ class Precision:
             raise ValueError("a category is in two quantization groups")
         object.__setattr__(self, "_by_category", by_category)
 
-    @classmethod
-    def uniform(cls, fmt: DataFormat) -> Precision:
-        return cls(fmt, fmt, fmt)
-
     def weight_for(self, category: Category) -> DataFormat:
         group = self._by_category.get(category)
         return self.weight if group is None else group.fmt

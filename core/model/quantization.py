@@ -376,10 +376,6 @@ def _quoted(entries: list[str]) -> str:
     return ", ".join(quoted) if len(quoted) <= 2 else f"{len(quoted)} entries, e.g. {quoted[0]}"
 
 
-def _names(categories: Iterable[Category]) -> str:
-    return ", ".join(sorted(c.value for c in categories))
-
-
 # --- typed reads --------------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from .parallel import SINGLE_DEVICE, Parallelism
 from .precision import Precision
 from .queries import QueryConfig
 from .rows import Category, Row, merge_block_rows
-from .state import Growth, StateFormat
+from .state import StateFormat
 
 # Reference parameter breakdown (HuggingFace categories) -> the row categories it sums.
 PARAMETER_GROUPS: dict[str, tuple[Category, ...]] = {
@@ -53,14 +53,6 @@ _BLOCK_STORAGE_PARTS: dict[str, tuple[Category, ...]] = {
 }
 
 _FLOAT32 = lookup_format("float32")
-# A state kind held by several layers grows as its fastest-growing layer does.
-_GROWTH_ORDER = (
-    Growth.PER_TOKEN,
-    Growth.PER_RATIO,
-    Growth.WINDOW,
-    Growth.REMAINDER,
-    Growth.FIXED,
-)
 
 
 def total_cost(rows: Sequence[Row]) -> Cost:

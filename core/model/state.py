@@ -62,8 +62,3 @@ class State:
         if self.growth is Growth.REMAINDER:
             return length % self.size
         return 1
-
-    @property
-    def grows(self) -> bool:
-        """Whether it keeps growing with the context (a window or a fixed state stops)."""
-        return self.growth in (Growth.PER_TOKEN, Growth.PER_RATIO)

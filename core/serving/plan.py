@@ -278,7 +278,6 @@ class _Closest:
     def __init__(self) -> None:
         self.ttft: Serving | None = None
         self.tpot: Serving | None = None
-        self.both = False
 
     def saw(self, s: Serving) -> None:
         if self.ttft is None or s.expected_ttft_s < self.ttft.expected_ttft_s:

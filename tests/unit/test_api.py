@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import subprocess
@@ -105,6 +106,35 @@ def test_a_loaded_parser_is_reused_by_sweeps() -> None:
     without = sweep(parser, batch_sizes=[1, 2], cached_tokens=[8192])
     assert [s.hardware for s in without] == [None, None]
     assert without[1].flops > without[0].flops
+
+
+def test_sweep_spells_out_the_model_options_of_analyze_model() -> None:
+    names = ("weight_dtype", "activation_dtype", "kv_cache_dtype", "mla", "mode")
+    swept, analysed = inspect.signature(sweep), inspect.signature(analyze_model)
+    assert all(p.kind is not p.VAR_KEYWORD for p in swept.parameters.values())
+    for name in names:
+        one, other = swept.parameters[name], analysed.parameters[name]
+        assert (one.kind, one.annotation, one.default) == (
+            other.kind,
+            other.annotation,
+            other.default,
+        )
+
+
+def test_sweep_model_options_change_the_analysis() -> None:
+    (bf16,) = sweep("meta-llama/Llama-3.1-8B", batch_sizes=[4], cached_tokens=[1024])
+    (fp8,) = sweep(
+        "meta-llama/Llama-3.1-8B",
+        batch_sizes=[4],
+        cached_tokens=[1024],
+        weight_dtype="fp8",
+        kv_cache_dtype="fp8",
+    )
+    # every weight and every cached value at 1 byte instead of 2; the same FLOPs
+    assert fp8.flops == bf16.flops and fp8.memory_bytes == bf16.memory_bytes / 2
+    _, parser = load_model("meta-llama/Llama-3.1-8B")
+    with pytest.raises(UsageError, match="a parser carries its own formats and modes; give "):
+        sweep(parser, batch_sizes=[4], cached_tokens=[1024], weight_dtype="fp8")
 
 
 def test_sweep_values() -> None:

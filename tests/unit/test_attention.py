@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from transformer_roofline.core.layers.attention import Attention
 from transformer_roofline.core.model.masks import AttentionPattern, MaskKind
 
 
@@ -27,6 +28,11 @@ def _enumerate(kind: MaskKind, size: int, cached: int, new: int) -> tuple[int, i
                 pairs += 1
                 keys.add(key)
     return pairs, len(keys)
+
+
+def _attention(pattern: AttentionPattern) -> Attention:
+    """One attention layer (2 heads, 1 KV head of 4) over `pattern`: its cache is the state."""
+    return Attention(heads=2, kv_heads=1, head_dim=4, pattern=pattern)
 
 
 patterns = st.one_of(
@@ -57,8 +63,8 @@ def test_window_clips_pairs_and_cache() -> None:
     assert window.pairs(10, 2) == 8
     assert window.keys_read(10, 2) == 5
     # the cache keeps window - 1 = 3 tokens once past the window (HF DynamicSlidingWindowLayer)
-    assert window.tokens_held(12) == 3
-    assert window.tokens_held(2) == 2
+    (kv,) = _attention(window).states(1)
+    assert (kv.units(12), kv.units(2)) == (3, 2)
 
 
 def test_chunks_restart() -> None:
@@ -76,4 +82,5 @@ def test_window_larger_than_context_changes_nothing(cached: int, new: int, extra
     full = AttentionPattern()
     assert window.pairs(cached, new) == full.pairs(cached, new)
     assert window.keys_read(cached, new) == full.keys_read(cached, new)
-    assert window.tokens_held(cached + new) == full.tokens_held(cached + new)
+    (held,), (whole,) = _attention(window).states(1), _attention(full).states(1)
+    assert held.units(cached + new) == whole.units(cached + new) == cached + new

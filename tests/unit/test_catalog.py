@@ -193,6 +193,29 @@ def test_aliases_name_catalog_devices_and_shadow_none() -> None:
         assert resolve_hardware(alias) is resolve_hardware(name)
 
 
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("H1000", "H100-SXM5-80GB, H100-PCIe-80GB or H100-NVL-94GB"),  # a leading part, a typo
+        ("h200", "H200-SXM-141GB"),  # the memory suffix left out, any case
+        ("Trilium", "Trillium"),  # an alias is a name too
+        ("mi355", "MI355X-288GB"),
+    ],
+)
+def test_an_unknown_name_suggests_the_closest_catalog_names(typed: str, suggested: str) -> None:
+    with pytest.raises(HardwareSpecError) as caught:
+        resolve_hardware(typed)
+    message = str(caught.value)
+    assert message.startswith(f"unknown hardware {typed!r}: not a catalog name")
+    assert f"; did you mean {suggested}" in message and "\n" not in message
+
+
+def test_a_name_like_no_device_gets_no_suggestion() -> None:
+    with pytest.raises(HardwareSpecError) as caught:
+        resolve_hardware("quantum-abacus")
+    assert str(caught.value).endswith("not a .json/.yaml spec file")
+
+
 def test_every_family_has_a_device_and_every_datasheet_all_its_fields() -> None:
     assert {sheet.family for sheet in DATASHEETS} == set(FAMILIES) == set(MEMBERS)
     for sheet in DATASHEETS:
@@ -218,3 +241,25 @@ def test_a_spec_file_family_is_kept_and_optional() -> None:
     assert spec_from_dict(base, "x.yaml").family is None
     with pytest.raises(HardwareSpecError, match=r"unknown family 'Hopper' \(families: ampere"):
         spec_from_dict({**base, "family": "Hopper"}, "x.yaml")
+
+
+def test_the_list_hardware_golden_shows_the_survey() -> None:
+    """Every row of `--list-hardware` (tests/end-to-end/cases/list_hardware) prints the survey's
+    figures above: usable GB, GB/s, each dense peak ("-" where none), the interconnect GB/s."""
+    from conftest import ROOT
+
+    text = (ROOT / "tests/end-to-end/cases/list_hardware/expected_output.txt").read_text()
+    shown = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("| ") and cells[0] in SURVEY:
+            shown[cells[0]] = cells
+    assert list(shown) == [spec.name for spec in CATALOG] and len(shown) == len(SURVEY)
+    for name, (_, family, memory, bandwidth, *peaks, interconnect) in shown.items():
+        *survey_peaks, usable, survey_bandwidth, link = SURVEY[name]
+        assert family == FAMILY[name]
+        assert memory == f"{usable:g} GB" and bandwidth == f"{survey_bandwidth:g} GB/s"
+        assert [None if p == "-" else float(p) for p in peaks] == survey_peaks, name
+        assert interconnect.endswith(f" {link:g} GB/s"), name
+    aliases = ", ".join(f"{alias} = {name}" for alias, name in ALIASES.items())
+    assert f"Also accepted: {aliases}." in text

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import run, tiny_config
+from helpers import golden, run, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,10 +84,19 @@ def test_state_by_hand() -> None:
     assert run(CONFIG, [(511, 1)]).kv_cache_bytes == 20480
 
 
-def test_decode_past_top_k_by_hand() -> None:
+def _golden_rows() -> dict[str, tuple]:
+    """The golden case's rows (tests/end-to-end/cases/tiny_deepseek_v32_decode_past_top_k), as
+    `_rows` gives them."""
+    keys = ("blocks", "params", "flops", "matmul_flops", "input_bytes", "output_bytes")
+    doc = golden("tiny_deepseek_v32_decode_past_top_k")
+    return {layer["name"]: tuple(layer[key] for key in keys) for layer in doc["layers"]}
+
+
+@pytest.mark.parametrize("source", ["analysis", "golden"])
+def test_decode_past_top_k_by_hand(source: str) -> None:
     """The golden case: 5 cached + 1 input, MLA absorbed (auto in decode); the new token at
     position 5 scores 6 keys and attends to 3 of them."""
-    rows = _rows(run(CONFIG, [(5, 1)]))
+    rows = _rows(run(CONFIG, [(5, 1)])) if source == "analysis" else _golden_rows()
     # name: (blocks, params, FLOPs, matmul FLOPs, input B, output B)
     assert {name: rows[name] for name in INDEXER_ROWS} == {
         # 1 token, 4 -> 2*4: 2*4*8 = 64; reads 4 el, writes 8

@@ -182,7 +182,6 @@ def test_indexer_scores_every_earlier_entry(qs) -> None:
 def test_remainder_growth() -> None:
     buffer = State("Compressor buffer", 3, Growth.REMAINDER, 4)
     assert [buffer.units(n) for n in range(9)] == [0, 1, 2, 3, 0, 1, 2, 3, 0]
-    assert not buffer.grows
     with pytest.raises(ValueError):
         State("Compressor buffer", 3, Growth.REMAINDER, 0)
 

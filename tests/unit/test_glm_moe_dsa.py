@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import rows_by_name, run, tiny_config
+from helpers import golden, rows_by_name, run, tiny_config
 
 from transformer_roofline.core.errors import ConfigError
 from transformer_roofline.parsers import GlmMoeDsaConfigParser
@@ -53,29 +53,48 @@ def test_state_by_hand() -> None:
     assert run(CONFIG, [(511, 1)]).kv_cache_bytes == 36864
 
 
-def test_prefill_with_a_shared_layer_by_hand() -> None:
+_FIELDS = ("blocks", "flops", "matmul_flops", "input_bytes", "output_bytes")
+
+
+def _analysed(case: list[tuple[int, int]]) -> dict[str, tuple]:
+    return {
+        row.name: (row.blocks, row.cost.flops, row.cost.matmul_flops, row.cost.input_bytes,
+                   row.cost.output_bytes)
+        for row in run(CONFIG, case).rows
+    }  # fmt: skip
+
+
+def _golden() -> dict[str, tuple]:
+    doc = golden("tiny_glm_moe_dsa_prefill_shared_indexer")
+    return {layer["name"]: tuple(layer[key] for key in _FIELDS) for layer in doc["layers"]}
+
+
+@pytest.mark.parametrize("source", ["analysis", "golden"])
+def test_prefill_with_a_shared_layer_by_hand(source: str) -> None:
     """The golden case: 2 cached + 4 input tokens (positions 2-5), MLA expanded (auto in
     prefill), top 3."""
-    rows = rows_by_name(run(CONFIG, [(2, 4)]))
-    score = rows["Attn - Indexer_Score"]
+    rows = _analysed([(2, 4)]) if source == "analysis" else _golden()
+    # (blocks, FLOPs, matmul FLOPs, input B, output B)
     # 3 layers run it; positions 2..5 score 3 + 4 + 5 + 6 = 18 (token, key) pairs:
     # q.k 2*1*4*18 = 144 matmul, relu and the weighted sum's multiply-add 3*18 = 54, the
     # folded scale 4 -> 202. Reads q 4*4 + w 4 el (40 B) and the 6 keys of 4 (48 B); writes 3
     # indices per token (4 x 3 x 4 B)
-    assert (score.blocks, score.cost.flops, score.cost.matmul_flops) == (3, 202, 144)
-    assert (score.cost.input_bytes, score.cost.output_bytes) == (88, 48)
+    assert rows["Attn - Indexer_Score"] == (3, 202, 144, 88, 48)
     # all 4 layers attend over the selection: min(p + 1, 3) = 3 keys per token, 12 pairs:
     # 2 heads x (qk 4 + v 4) x 12 x 2 = 384 matmul; softmax 5*2*12 = 120, divides 4*2*4 = 32
-    sdpa = rows["Attn - SDPA (top 3)"]
-    assert (sdpa.blocks, sdpa.cost.flops, sdpa.cost.matmul_flops) == (4, 536, 384)
+    assert rows["Attn - SDPA (top 3)"][:3] == (4, 536, 384)
     # the keys read (at most 3 per new token: all 6 here) are decompressed: 6 x 4 -> 2*(2+4)
-    kv_b = rows["Attn - KV_B_Proj"]
-    assert (kv_b.blocks, kv_b.tokens, kv_b.cost.matmul_flops) == (4, 6, 2 * 6 * 4 * 12)
+    assert rows["Attn - KV_B_Proj"][:3] == (4, 2 * 6 * 4 * 12, 2 * 6 * 4 * 12)
     assert all(
-        rows[name].blocks == 3
+        rows[name][0] == 3
         for name in rows
         if name.startswith("Attn - Indexer")  # the shared layer has none of them
     )
+
+
+def test_the_decompression_reads_each_key_once() -> None:
+    kv_b = rows_by_name(run(CONFIG, [(2, 4)]))["Attn - KV_B_Proj"]
+    assert kv_b.tokens == 6
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from transformer_roofline.core.model.queries import QueryConfig
 from transformer_roofline.core.model.report import Report, analyze
 from transformer_roofline.core.model.rows import Category
-from transformer_roofline.core.ops import Cost, Number
+from transformer_roofline.core.ops import Number
 from transformer_roofline.parsers import Llama4ConfigParser, LlamaConfigParser
 
 
@@ -67,15 +67,81 @@ def _analyze(config: dict[str, Any], qs: list[tuple[int, int]]) -> Report:
 any_config = st.one_of(llama_configs(), llama4_configs())
 
 
-@given(any_config, queries)
-def test_total_is_the_block_weighted_sum_of_rows(config: dict[str, Any], qs) -> None:
+def _pairs(qs: list[tuple[int, int]], chunk: int | None = None) -> int:
+    """(query token, key) pairs by enumeration: the token at position p sees keys 0..p, or with
+    chunked attention the keys of its chunk up to p."""
+    return sum(
+        (p % chunk + 1) if chunk else (p + 1)
+        for cached, new in qs
+        for p in range(cached, cached + new)
+    )
+
+
+def _dims(text: dict[str, Any]) -> tuple[int, int, int, int, int, int, int]:
+    return (
+        text["hidden_size"],
+        text["num_attention_heads"],
+        text["num_key_value_heads"],
+        text["head_dim"],
+        text["intermediate_size"],
+        text["num_hidden_layers"],
+        text["vocab_size"],
+    )
+
+
+@given(llama_configs(), queries)
+def test_dense_totals_are_the_closed_form(config: dict[str, Any], qs) -> None:
+    """The whole model's parameters, matmul FLOPs and weight traffic from the config alone, layer
+    by layer (not from the rows): q, k, v, o and gate, up, down per layer (biases where the config
+    asks), two norms per layer and a final one, the embedding (a row gathered per input token),
+    the LM head on each query's last token (reading the embedding when tied)."""
+    h, heads, kv_heads, d, inter, layers, vocab = _dims(config)
+    width = 4 if config["torch_dtype"] == "float32" else 2
+    tokens = sum(n for _, n in qs)
+    attention = 2 * h * heads * d + 2 * h * kv_heads * d
+    mlp = 3 * h * inter
+    biases = (heads * d + 2 * kv_heads * d + h) * config["attention_bias"]
+    biases += (2 * inter + h) * config["mlp_bias"]
+    layer = attention + mlp + biases + 2 * h
     report = _analyze(config, qs)
-    total = Cost()
-    for row in report.rows:
-        total = total + row.cost * row.blocks
-    assert report.total == total
-    per_block = [r for r in report.rows if r.per_block]
-    assert all(1 <= r.blocks <= report.num_blocks for r in per_block)
+    tables = 1 if config["tie_word_embeddings"] else 2
+    assert report.parameters["total"] == layers * layer + h + tables * vocab * h
+    matmul = layers * (2 * tokens * (attention + mlp) + 2 * 2 * heads * d * _pairs(qs))
+    assert report.total.matmul_flops == matmul + 2 * len(qs) * h * vocab
+    reads = layers * layer + h + tokens * h + vocab * h
+    assert report.total.weight_bytes == width * reads
+
+
+@given(llama4_configs(), queries)
+def test_llama4_totals_are_the_closed_form(config: dict[str, Any], qs) -> None:
+    """Llama 4 layer by layer from the config: layer i attends globally without RoPE when i + 1
+    is a multiple of 4, else within its chunk; it is a MoE layer (router, top-k routed experts
+    and a shared expert, each a gated MLP of intermediate_size) when i + 1 is a multiple of
+    interleave_moe_layer_step, else a dense MLP of intermediate_size_mlp."""
+    text = config["text_config"]
+    h, heads, kv_heads, d, inter, layers, vocab = _dims(text)
+    experts, top_k = text["num_local_experts"], text["num_experts_per_tok"]
+    step, chunk = text["interleave_moe_layer_step"], text["attention_chunk_size"]
+    tokens = sum(n for _, n in qs)
+    attention = 2 * h * heads * d + 2 * h * kv_heads * d
+    bias = (heads * d + 2 * kv_heads * d + h) * text["attention_bias"]
+    params = matmul = 0
+    for i in range(layers):
+        nope = (i + 1) % 4 == 0
+        pairs = _pairs(qs) if nope else _pairs(qs, chunk)
+        matmul += 2 * tokens * attention + 2 * 2 * heads * d * pairs
+        if (i + 1) % step == 0:  # MoE
+            params += experts * 3 * h * inter + h * experts + 3 * h * inter
+            matmul += 2 * tokens * (h * experts + top_k * 3 * h * inter + 3 * h * inter)
+        else:
+            params += 3 * h * text["intermediate_size_mlp"]
+            matmul += 2 * tokens * 3 * h * text["intermediate_size_mlp"]
+        params += attention + bias + 2 * h
+    tables = 1 if text["tie_word_embeddings"] else 2
+    report = _analyze(config, qs)
+    assert report.parameters["total"] == params + h + tables * vocab * h
+    assert report.total.matmul_flops == matmul + 2 * len(qs) * h * vocab
+    assert report.num_blocks == layers
 
 
 @given(any_config, queries)
