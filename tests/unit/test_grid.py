@@ -46,7 +46,14 @@ def reference(
     for cached in contexts:
         for batch in batches:
             report = analyze(parser, QueryConfig.uniform(batch, cached, new), parallel)
-            base = (batch, cached, new, report.total.flops, float(report.device_memory_bytes))
+            held = report.device_memory_bytes  # an int when whole, as JSON and CSV print it
+            base = (
+                batch,
+                cached,
+                new,
+                report.total.flops,
+                int(held) if held == int(held) else float(held),
+            )
             for hw in devices:
                 r = on_hardware(report, hw, execution, default_efficiency(hw, profile, overrides))
                 points.append(
