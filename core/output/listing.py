@@ -147,8 +147,17 @@ def list_hardware(fmt: str = "table", display: Display = PLAIN) -> str:
     return _hardware_text(formats, display)
 
 
-# Hidden to fit a width: the formats fewest models run in first, the name never.
-_FORMAT_RANKS = {"fp32": 4, "tf32": 5, "bf16": 0, "fp16": 3, "fp8": 1, "int8": 3, "int4": 4}
+# Hidden to fit a width: the formats models seldom run in first (the name is never hidden).
+_FORMAT_RANKS = {
+    "fp32": 4,
+    "tf32": 5,
+    "bf16": 0,
+    "fp16": 3,
+    "fp8": 1,
+    "int8": 3,
+    "int4": 4,
+    "fp4": 2,
+}
 
 
 def _hardware_text(formats: Sequence[str], display: Display) -> str:
@@ -157,7 +166,7 @@ def _hardware_text(formats: Sequence[str], display: Display) -> str:
         Column("family", rank=6),
         Column("memory", rank=1),
         Column("bandwidth", rank=1),
-        *[Column(f, rank=_FORMAT_RANKS.get(f, 2)) for f in formats],
+        *[Column(f, rank=_FORMAT_RANKS[f]) for f in formats],
         Column("interconnect", rank=7),
     ]
     body = [
