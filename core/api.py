@@ -22,7 +22,7 @@ fetched). Errors are `core.errors.AnalyzerError`s with one-line messages.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ from .model.parallel import SINGLE_DEVICE, Parallelism
 from .model.queries import QueryConfig
 from .model.report import Report, analyze
 from .output.planning import render_analysis
+from .output.terminal import PLAIN, Display
+from .output.units import json_number
 from .resolve import resolve_config
 from .serving.generation import Generation, generate, requests
 from .serving.plan import MAX_PLAN_CONCURRENCY, Plan, Targets, plan
@@ -57,9 +59,10 @@ class Analysis:
     generation: tuple[Generation, ...] = ()  # per hardware, with output tokens
     serving: tuple[Serving, ...] = ()  # per hardware, with a concurrency
 
-    def render(self, fmt: str = "table") -> str:
-        """The CLI's output in `fmt` ("table", "json" or "csv")."""
-        return render_analysis(self, fmt)
+    def render(self, fmt: str = "table", display: Display = PLAIN) -> str:
+        """The CLI's output in `fmt` ("table", "json" or "csv"); a table fits `display`
+        (core/output/terminal.py; default: complete, uncoloured)."""
+        return render_analysis(self, fmt, display)
 
 
 def load_model(
@@ -217,10 +220,12 @@ def plan_model(
     mla: str | MlaMode = MlaMode.AUTO,
     efficiency_profile: str | None = None,
     efficiency: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Plan:
     """The deployments of `model` serving `input_tokens` / `output_tokens` requests that meet the
     targets, over `hardware` (default: the whole catalog), every split of up to `max_devices`
-    devices and concurrencies 1 to `max_concurrency`, best first (core/serving/plan.py)."""
+    devices and concurrencies 1 to `max_concurrency`, best first (core/serving/plan.py).
+    `progress(done, total)` hears how many (device, split) searches are done."""
     targets = Targets(ttft_slo, tpot_slo, request_rate, price_per_gpu_hour)
     devices = resolve_devices(hardware) or list(CATALOG)
     _, parser = load_model(
@@ -241,6 +246,7 @@ def plan_model(
         token_budget=token_budget,
         memory_utilization=gpu_memory_utilization,
         execution=Execution(execution),
+        progress=progress,
     )
 
 
@@ -278,12 +284,14 @@ def sweep(
     kv_cache_dtype: str | None = None,
     mla: str | MlaMode = MlaMode.AUTO,
     mode: str | TransformerMode = TransformerMode.Text,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Scenario]:
     """Every (batch size, cached tokens) pair: B queries of `cached` + `input_tokens` tokens,
     on each hardware (one Scenario per pair and device; one per pair without hardware). The
     figures are one `analyze` and `on_hardware` per pair's; core/hardware/grid.py gets them in
     closed form from a few analyses per context. The formats, `mla` and `mode` are
-    `load_model`'s; a parser passed as `model` carries its own and takes none of them."""
+    `load_model`'s; a parser passed as `model` carries its own and takes none of them.
+    `progress(done, total)` hears how many contexts are done."""
     if not batch_sizes or not cached_tokens:
         raise UsageError("a sweep needs at least one batch size and one cached-token count")
     options = {
@@ -316,11 +324,12 @@ def sweep(
         parallel,
         list(zip(devices, effs, strict=True)),
         Execution(execution),
+        progress,
     )
     scenarios = []
     for cached, curve in zip(cached_tokens, curves, strict=True):
         for i, batch in enumerate(batch_sizes):
-            base = (batch, cached, input_tokens, curve.flops[i], float(curve.memory_bytes[i]))
+            base = (batch, cached, input_tokens, curve.flops[i], json_number(curve.memory_bytes[i]))
             if not devices:
                 scenarios.append(Scenario(*base))
             for hw, on in zip(devices, curve.devices, strict=True):

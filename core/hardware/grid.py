@@ -24,7 +24,7 @@ this module gets the same figures from three analyses per context:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -75,9 +75,11 @@ def batch_curves(
     parallel: Parallelism,
     devices: Sequence[Device],
     execution: Execution,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[BatchCurve]:
     """Per context (cached tokens), B queries of cached + `new` tokens for every B of
-    `batches`, on each device."""
+    `batches`, on each device. `progress(done, total)`, when given, hears how many contexts are
+    done: before each, and once at the end."""
     try:  # QueryConfig checks each value on its own, so these points cover every point
         for batch in batches:
             QueryConfig.uniform(batch, contexts[0], new)
@@ -86,12 +88,16 @@ def batch_curves(
     except UsageError:  # the definition raises its error where it meets it
         return [per_point(parser, c, new, batches, parallel, devices, execution) for c in contexts]
     curves = []
-    for cached in contexts:
+    for done, cached in enumerate(contexts):
+        if progress is not None:
+            progress(done, len(contexts))
         stages = fit_lines(parser, cached, new, batches, parallel)
         if stages is None:
             curves.append(per_point(parser, cached, new, batches, parallel, devices, execution))
         else:
             curves.append(closed_form(stages, batches, new, devices, execution))
+    if progress is not None:
+        progress(len(contexts), len(contexts))
     return curves
 
 

@@ -14,19 +14,23 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from transformer_roofline import __version__
+
 from ..serving.generation import Generation
 from ..serving.plan import Deployment, Plan
 from ..serving.serving import Serving
-from .render import RENDERERS, report_json
-from .table import markdown_table
+from .render import RENDERERS, render_table, report_json
+from .table import Column, table
+from .terminal import PLAIN, Display
 from .units import format_bytes, format_rate, format_seconds, json_number
 
 if TYPE_CHECKING:
     from ..api import Analysis
 
 
-def render_analysis(analysis: Analysis, fmt: str) -> str:
-    """The CLI's output of an analysis in `fmt` ("table", "json" or "csv")."""
+def render_analysis(analysis: Analysis, fmt: str, display: Display = PLAIN) -> str:
+    """The CLI's output of an analysis in `fmt` ("table", "json" or "csv"); a table fits
+    `display`."""
     a = analysis
     if fmt == "json":
         document = report_json(a.report, a.hardware, a.fits)
@@ -38,11 +42,13 @@ def render_analysis(analysis: Analysis, fmt: str) -> str:
     if fmt == "csv" and (a.generation or a.serving):
         rows = [generation_json(g) for g in a.generation] or [serving_json(s) for s in a.serving]
         return _csv(rows)
-    text = RENDERERS[fmt](a.report, a.hardware, a.fits)
+    if fmt != "table":
+        return RENDERERS[fmt](a.report, a.hardware, a.fits)
+    text = render_table(a.report, a.hardware, a.fits, display)
     if a.generation:
-        text += generation_table(a.generation)
+        text += generation_table(a.generation, display)
     if a.serving:
-        text += serving_table(a.serving)
+        text += serving_table(a.serving, display)
     return text
 
 
@@ -81,22 +87,24 @@ def generation_json(g: Generation) -> dict[str, Any]:
     }
 
 
-def generation_table(generations: Sequence[Generation]) -> str:
+_GENERATION_COLUMNS = (  # hidden to fit a width: the ideal figures first
+    Column("Device"),
+    Column("TTFT (ideal)", "TTFT", rank=4),
+    Column("Expected", "Exp. TTFT"),
+    Column("TPOT (ideal)", "TPOT", rank=4),
+    Column("Expected", "Exp. TPOT"),
+    Column("End to end (ideal)", "E2E", rank=5),
+    Column("Expected", "Exp. E2E", rank=1),
+    Column("Output tokens/s (ideal)", "Tok/s", rank=5),
+    Column("Expected", "Exp. tok/s", rank=1),
+    Column("Expected per query", "Exp. per query", rank=3),
+    Column("Peak memory", "Memory", rank=2),
+    Column("Fits", rank=1),
+)
+
+
+def generation_table(generations: Sequence[Generation], display: Display = PLAIN) -> str:
     first = generations[0]
-    headers = [
-        "Device",
-        "TTFT (ideal)",
-        "Expected",
-        "TPOT (ideal)",
-        "Expected",
-        "End to end (ideal)",
-        "Expected",
-        "Output tokens/s (ideal)",
-        "Expected",
-        "Expected per query",
-        "Peak memory",
-        "Fits",
-    ]
     body = [
         [
             g.hardware.name,
@@ -119,17 +127,27 @@ def generation_table(generations: Sequence[Generation]) -> str:
         "\n".join(
             [
                 "",
-                f"Whole generation: {first.output_tokens:,} output tokens "
-                f"({'/'.join(map(str, outputs))} per query), {first.steps:,} decode steps "
-                f"after the prefill, summed exactly from {first.evaluated} evaluated steps.",
+                display.fill(
+                    f"Whole generation: {first.output_tokens:,} output tokens "
+                    f"({'/'.join(map(str, outputs))} per query), {first.steps:,} decode steps "
+                    f"after the prefill, summed exactly from {first.evaluated} evaluated steps."
+                ),
                 "",
-                markdown_table(headers, body),
+                table(
+                    _GENERATION_COLUMNS,
+                    body,
+                    display,
+                    "Exp.: the expected estimate; the others: the ideal roofline.",
+                ),
                 "",
-                "TTFT: the prefill step (expected: + the per-request overhead). TPOT: mean time "
-                "per output token after the first, over every query. End to end: until the last "
-                "query's last token; a query that is done leaves the batch. Output tokens/s: "
-                "every query's output over that time; per query: a query's output over its own "
-                "end to end, averaged. Peak memory: the fullest device at the fullest step.",
+                display.fill(
+                    "TTFT: the prefill step (expected: + the per-request overhead). TPOT: mean "
+                    "time per output token after the first, over every query. End to end: until "
+                    "the last query's last token; a query that is done leaves the batch. Output "
+                    "tokens/s: every query's output over that time; per query: a query's output "
+                    "over its own end to end, averaged. Peak memory: the fullest device at the "
+                    "fullest step."
+                ),
             ]
         )
         + "\n"
@@ -171,21 +189,23 @@ def serving_json(s: Serving) -> dict[str, Any]:
     }
 
 
-def serving_table(servings: Sequence[Serving]) -> str:
+_SERVING_COLUMNS = (  # hidden to fit a width: the ideal figures first
+    Column("Device"),
+    Column("TTFT (ideal)", "TTFT", rank=4),
+    Column("Expected", "Exp. TTFT"),
+    Column("TPOT (ideal)", "TPOT", rank=4),
+    Column("Expected", "Exp. TPOT"),
+    Column("End to end", "Exp. E2E", rank=2),
+    Column("Output tokens/s (expected)", "Exp. tok/s", rank=1),
+    Column("Per GPU", rank=1),
+    Column("Per user", rank=2),
+    Column("Requests/s", "Req/s", rank=3),
+    Column("Running / fits", "Running/fits", rank=2),
+)
+
+
+def serving_table(servings: Sequence[Serving], display: Display = PLAIN) -> str:
     first = servings[0]
-    headers = [
-        "Device",
-        "TTFT (ideal)",
-        "Expected",
-        "TPOT (ideal)",
-        "Expected",
-        "End to end",
-        "Output tokens/s (expected)",
-        "Per GPU",
-        "Per user",
-        "Requests/s",
-        "Running / fits",
-    ]
     body = [
         [
             s.hardware.name,
@@ -213,17 +233,27 @@ def serving_table(servings: Sequence[Serving]) -> str:
         "\n".join(
             [
                 "",
-                f"Serving at concurrency {first.concurrency}: {first.isl:,} input and "
-                f"{first.osl:,} output tokens per request, {first.devices} device(s) per "
-                f"replica, a token budget of {first.token_budget:,} per step (steady state of "
-                "continuous batching with chunked prefill; README: serving).",
+                display.fill(
+                    f"Serving at concurrency {first.concurrency}: {first.isl:,} input and "
+                    f"{first.osl:,} output tokens per request, {first.devices} device(s) per "
+                    f"replica, a token budget of {first.token_budget:,} per step (steady state "
+                    "of continuous batching with chunked prefill; README: serving)."
+                ),
                 "",
-                markdown_table(headers, body),
+                table(
+                    _SERVING_COLUMNS,
+                    body,
+                    display,
+                    "Exp.: the expected estimate; TTFT, TPOT: the ideal roofline; Per GPU, "
+                    "Per user, Req/s: expected.",
+                ),
                 "",
-                "End to end = TTFT + (output tokens - 1) x TPOT; requests/s = concurrency / "
-                "end to end (Little's law); per user: 1 / TPOT. Running / fits: requests the "
-                "KV-cache pool holds at once / the most whose full context fits.",
-                *notes,
+                display.fill(
+                    "End to end = TTFT + (output tokens - 1) x TPOT; requests/s = concurrency / "
+                    "end to end (Little's law); per user: 1 / TPOT. Running / fits: requests "
+                    "the KV-cache pool holds at once / the most whose full context fits."
+                ),
+                *[display.fill(note, "  ") for note in notes],
             ]
         )
         + "\n"
@@ -259,6 +289,7 @@ def deployment_json(d: Deployment) -> dict[str, Any]:
 
 def plan_json(p: Plan) -> str:
     document = {
+        "version": __version__,
         "targets": {
             "ttft_s": p.targets.ttft_s,
             "tpot_s": p.targets.tpot_s,
@@ -278,16 +309,24 @@ def plan_csv(p: Plan) -> str:
     return _csv([deployment_json(d) for d in p.best])
 
 
-_PLAN_HEADERS = [
-    "Device",
-    "Devices",
-    "TP x PP x EP",
-    "Concurrency",
-    "Expected TTFT",
-    "Expected TPOT",
-    "Tokens/s per GPU",
-    "Tokens/s per user",
-    "Requests/s",
+_PLAN_COLUMNS = [  # hidden to fit a width: requests/s and the device count (the split says
+    # it) first; the GPUs and cost the user asked for last
+    Column("Device"),
+    Column("Devices", rank=4),
+    Column("TP x PP x EP", "Split"),
+    Column("Concurrency", "Conc."),
+    Column("Expected TTFT", "TTFT", rank=2),
+    Column("Expected TPOT", "TPOT", rank=2),
+    Column("Tokens/s per GPU", "Tok/s/GPU"),
+    Column("Tokens/s per user", "Tok/s/user", rank=3),
+    Column("Requests/s", "Req/s", rank=4),
+]
+_FRONT_COLUMNS = [
+    Column("Tokens/s per user", "Tok/s/user"),
+    Column("Tokens/s per GPU", "Tok/s/GPU"),
+    Column("Device"),
+    Column("TP x PP x EP", "Split"),
+    Column("Concurrency", "Conc."),
 ]
 
 
@@ -311,16 +350,16 @@ def _plan_row(d: Deployment) -> list[str]:
     return row
 
 
-def _plan_headers(p: Plan, d: Deployment) -> list[str]:
-    headers = list(_PLAN_HEADERS)
+def _plan_columns(p: Plan, d: Deployment) -> list[Column]:
+    columns = list(_PLAN_COLUMNS)
     if d.gpus is not None:
-        headers.append(f"GPUs for {p.targets.request_rate:g} req/s")
+        columns.append(Column(f"GPUs for {p.targets.request_rate:g} req/s", "GPUs", rank=1))
     if d.cost_per_million_output_tokens is not None:
-        headers.append("Cost per 1M output tokens")
-    return headers
+        columns.append(Column("Cost per 1M output tokens", "$/1M tok", rank=1))
+    return columns
 
 
-def plan_table(p: Plan, title: str, top: int = 5) -> str:
+def plan_table(p: Plan, title: str, top: int = 5, display: Display = PLAIN) -> str:
     targets = ", ".join(
         text
         for text in (
@@ -345,33 +384,31 @@ def plan_table(p: Plan, title: str, top: int = 5) -> str:
         ]
         for d in p.front
     ]
+    legend = "TTFT, TPOT: expected; Split: TP x PP x EP; Conc.: concurrency."
     return (
         "\n".join(
             [
-                f"Plan for {title}: {p.isl:,} input and {p.osl:,} output tokens per request, "
-                f"{targets or 'no latency targets'} (expected estimate); {p.evaluated} serving "
-                "states evaluated.",
-                "",
-                f"Best deployments (the top {min(top, len(p.best))}, then the best of every other "
-                "device), by expected output tokens/s per GPU:",
-                "",
-                markdown_table(_plan_headers(p, best[0]), [_plan_row(d) for d in best]),
-                "",
-                "Pareto front: the most tokens/s per GPU for each speed a user sees:",
-                "",
-                markdown_table(
-                    [
-                        "Tokens/s per user",
-                        "Tokens/s per GPU",
-                        "Device",
-                        "TP x PP x EP",
-                        "Concurrency",
-                    ],
-                    front,
+                display.fill(
+                    f"Plan for {title}: {p.isl:,} input and {p.osl:,} output tokens per "
+                    f"request, {targets or 'no latency targets'} (expected estimate); "
+                    f"{p.evaluated} serving states evaluated."
                 ),
                 "",
-                "Each row is one replica (TP x PP x EP devices) serving that many concurrent "
-                "requests (README: the plan).",
+                display.fill(
+                    f"Best deployments (the top {min(top, len(p.best))}, then the best of every "
+                    "other device), by expected output tokens/s per GPU:"
+                ),
+                "",
+                table(_plan_columns(p, best[0]), [_plan_row(d) for d in best], display, legend),
+                "",
+                display.fill("Pareto front: the most tokens/s per GPU for each speed a user sees:"),
+                "",
+                table(_FRONT_COLUMNS, front, display, "Split: TP x PP x EP; Conc.: concurrency."),
+                "",
+                display.fill(
+                    "Each row is one replica (TP x PP x EP devices) serving that many concurrent "
+                    "requests (README: the plan)."
+                ),
             ]
         )
         + "\n"

@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from transformer_roofline import __version__  # the package's: this code lives under it
 
 from ..hardware.efficiency import parameter_values
 from ..hardware.roofline import HardwareResult, RowTiming, shown_stage
@@ -16,7 +18,8 @@ from ..layers.ends import StoragePart
 from ..model.report import Report, Stage
 from ..model.rows import Row
 from ..ops import Cost
-from .table import markdown_table
+from .table import Column, table
+from .terminal import PLAIN, Display
 from .units import (
     format_bytes,
     format_flops,
@@ -30,14 +33,14 @@ from .units import (
 Hardware = Sequence[HardwareResult]
 Fits = Sequence["Fit | None"]
 
-_TABLE_HEADERS = (
-    "Layer",
-    "Block Count",
-    "FLOPs",
-    "Weight Bytes",
-    "Input Bytes",
-    "Output Bytes",
-    "Op. Intensity (FLOPs/B)",
+_TABLE_COLUMNS = (  # hidden to fit a width: outputs first, the layer never
+    Column("Layer"),
+    Column("Block Count", "Blocks", rank=8),
+    Column("FLOPs", rank=2),
+    Column("Weight Bytes", "Weights", rank=7),
+    Column("Input Bytes", "Inputs", rank=9),
+    Column("Output Bytes", "Outputs", rank=10),
+    Column("Op. Intensity (FLOPs/B)", "FLOPs/B", rank=6),
 )
 _LATENCY = {"decode": "TPOT", "prefill": "TTFT", "mixed": "step"}
 
@@ -90,22 +93,43 @@ def _bound_cell(timing: RowTiming) -> str:
     return "fused" if timing.fused else timing.bound
 
 
-def render_table(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
+def device_columns(
+    hardware: Hardware, make: Callable[[str, str], list[Column]]
+) -> tuple[list[Column], str]:
+    """Each device's columns (`make(name, tag)`: tag '' for one device, ' 1', ' 2', ... for
+    several, for the short headers) and the legend of the tags."""
+    if len(hardware) < 2:
+        return [c for r in hardware for c in make(r.hardware.name, "")], ""
+    columns = [c for k, r in enumerate(hardware, 1) for c in make(r.hardware.name, f" {k}")]
+    names = ", ".join(f"{k} = {r.hardware.name}" for k, r in enumerate(hardware, 1))
+    return columns, f"Devices: {names}."
+
+
+def _timing_columns(name: str, tag: str) -> list[Column]:
+    """The first device's time and bound are kept longest; other devices' times before the
+    expected times and bounds."""
+    first = tag in ("", " 1")
+    return [
+        Column(f"Time ({name})", f"Time{tag}", rank=0 if first else 2),
+        Column(f"Expected ({name})", f"Expected{tag}", rank=3 if first else 5),
+        Column(f"Bound ({name})", f"Bound{tag}", rank=1 if first else 4, bound=True),
+    ]
+
+
+def render_table(
+    report: Report, hardware: Hardware = (), fits: Fits = (), display: Display = PLAIN
+) -> str:
     stage = shown_stage(report, hardware)
-    headers = list(_TABLE_HEADERS)
-    for result in hardware:
-        name = result.hardware.name
-        headers += [f"Time ({name})", f"Expected ({name})", f"Bound ({name})"]
+    timing, legend = device_columns(hardware, _timing_columns)
+    if len(hardware) == 1:
+        legend = f"Time, Expected, Bound: on {hardware[0].hardware.name}."
+    columns = [*_TABLE_COLUMNS, *timing]
     body = []
     for i, row in enumerate(stage.rows):
         cells = [row.name, _block_count(row, stage), *_cost_cells(row)]
         for result in hardware:
-            timing = result.stage_rows[stage.index][i]
-            cells += [
-                format_seconds(timing.time_s),
-                format_seconds(timing.expected_s),
-                _bound_cell(timing),
-            ]
+            t = result.stage_rows[stage.index][i]
+            cells += [format_seconds(t.time_s), format_seconds(t.expected_s), _bound_cell(t)]
         body.append(cells)
     total = ["Total", "", *_cost_cells(stage.total)]
     for result in hardware:
@@ -133,26 +157,45 @@ def render_table(report: Report, hardware: Hardware = (), fits: Fits = ()) -> st
         )
         lines += [f"Note: {note}" for note in report.notes]
     lines.append("Per-block values; Total = every row x its block count.")
-    table = markdown_table(headers, body)
-    text = "\n".join(lines) + f"\n\n{table}\n\n{storage_line(report, stage)}\n"
+    text = (
+        "\n".join(display.fill(line) for line in lines)
+        + f"\n\n{table(columns, body, display, legend)}\n\n"
+        + display.fill(storage_line(report, stage), "  ")
+        + "\n"
+    )
     if report.parallel.devices > 1:
-        text += parallel_summary(report, hardware)
-    return text + (hardware_summary(hardware, fits) if hardware else "")
+        text += parallel_summary(report, hardware, display)
+    return text + (hardware_summary(hardware, fits, display) if hardware else "")
 
 
-def parallel_summary(report: Report, hardware: Hardware = ()) -> str:
+def parallel_summary(report: Report, hardware: Hardware = (), display: Display = PLAIN) -> str:
     """Per-device memory and the whole model, and each pipeline stage when there are several."""
     lines = [
-        f"Whole model: weights {format_bytes(report.model_weight_bytes)} + KV cache "
-        f"{format_bytes(report.model_kv_cache_bytes)} = "
-        f"{format_bytes(report.model_storage_bytes)}; the fullest device holds "
-        f"{format_bytes(report.device_memory_bytes)}, of which "
-        f"{format_bytes(max(s.replicated_weight_bytes for s in report.stages))} of weights "
-        "every tensor-parallel rank replicates."
+        display.fill(
+            f"Whole model: weights {format_bytes(report.model_weight_bytes)} + KV cache "
+            f"{format_bytes(report.model_kv_cache_bytes)} = "
+            f"{format_bytes(report.model_storage_bytes)}; the fullest device holds "
+            f"{format_bytes(report.device_memory_bytes)}, of which "
+            f"{format_bytes(max(s.replicated_weight_bytes for s in report.stages))} of weights "
+            "every tensor-parallel rank replicates."
+        )
     ]
     if len(report.stages) > 1:
-        headers = ["Stage", "Layers", "FLOPs", "Weights", "KV cache", "Memory"]
-        headers += [f"Time ({r.hardware.name})" for r in hardware]
+        times, legend = device_columns(
+            hardware,
+            lambda name, tag: [
+                Column(f"Time ({name})", f"Time{tag}", rank=0 if tag in ("", " 1") else 1)
+            ],
+        )
+        columns = [
+            Column("Stage"),
+            Column("Layers"),
+            Column("FLOPs", rank=3),
+            Column("Weights", rank=2),
+            Column("KV cache", rank=2),
+            Column("Memory", rank=1),
+            *times,
+        ]
         body = [
             [
                 str(stage.index),
@@ -165,12 +208,11 @@ def parallel_summary(report: Report, hardware: Hardware = ()) -> str:
             ]
             for stage in report.stages
         ]
-        table = markdown_table(headers, body)
         lines += [
             "",
-            "Pipeline stages (one device each; the busiest sets the step time):",
+            display.fill("Pipeline stages (one device each; the busiest sets the step time):"),
             "",
-            table,
+            table(columns, body, display, legend),
         ]
     return "\n".join(lines) + "\n"
 
@@ -183,23 +225,23 @@ def _fit_cell(fit: Fit | None) -> str:
     return f"{p.devices} ({split})" if split else "1"
 
 
-def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
+def hardware_summary(hardware: Hardware, fits: Fits = (), display: Display = PLAIN) -> str:
     """One row of totals per device, side by side, and the notes."""
     first = hardware[0]
     produced = "generated" if first.phase == "decode" else "processed"
-    headers = [
-        "Device",
-        "Latency (ideal)",
-        "Expected",
-        f"Tokens/s ({produced}, ideal)",
-        "Expected tokens/s",
-        "Bound",
-        "Compute used",
-        "Bandwidth used",
-        "Memory needed / held",
-        "Fits",
-        "Min devices",
-        "Max batch",
+    columns = [  # hidden to fit a width: the utilizations first, the device never
+        Column("Device"),
+        Column("Latency (ideal)", "Ideal", rank=3),
+        Column("Expected"),
+        Column(f"Tokens/s ({produced}, ideal)", "Tok/s ideal", rank=4),
+        Column("Expected tokens/s", "Exp. tok/s", rank=1),
+        Column("Bound", rank=2, bound=True),
+        Column("Compute used", "Compute", rank=6),
+        Column("Bandwidth used", "Bandwidth", rank=7),
+        Column("Memory needed / held", "Memory", rank=3),
+        Column("Fits", rank=1),
+        Column("Min devices", "Min dev.", rank=5),
+        Column("Max batch", rank=5),
     ]
     body = [
         [
@@ -219,23 +261,26 @@ def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
         for i, r in enumerate(hardware)
     ]
     notes = sorted({note for r in hardware for note in r.notes})
-    table = markdown_table(headers, body)
-    lines = [
-        "",
+    paragraphs = [
         f"On hardware: {first.phase} step, {first.execution.value} execution. Ideal: the roofline, "
         "a bound (time = sum over rows of max(compute, memory) at the datasheet peaks x the "
         "spec's factors). Expected: what a real engine takes, the efficiency model's profile "
         + ", ".join(sorted({f"'{r.efficiency.profile}'" for r in hardware}))
         + " fitted on published measurements (tools/calibrate.py; README: calibration).",
-        "",
-        table,
-        "",
         "TPOT: time per output token (every query brings 1 token). TTFT: time to first token "
         "(no query has a cache). step: a mixed batch. Memory needed = weights + KV cache of the "
         "fullest device; Min devices: the fewest devices (and their split, TP in powers of two) "
         "whose memory holds each one's share; Max batch: queries of this mix whose KV cache "
         "fits beside the weights.",
-        *[f"Note: {note}" for note in notes],
+    ]
+    lines = [
+        "",
+        display.fill(paragraphs[0]),
+        "",
+        table(columns, body, display),
+        "",
+        display.fill(paragraphs[1]),
+        *[display.fill(f"Note: {note}", "  ") for note in notes],
     ]
     return "\n".join(lines) + "\n"
 
@@ -276,6 +321,7 @@ def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dic
     precision = report.precision
     stage = shown_stage(report, hardware)
     return {
+        "version": __version__,
         "model": {
             "source": report.source,
             "model_type": report.model_type,
@@ -434,15 +480,50 @@ def _csv_cells(cost: Cost) -> list[Any]:
     ]
 
 
+_SUMMARY_KEYS = (  # the hardware summary, on the Total row (the JSON's names)
+    "step_time_s",
+    "expected_step_time_s",
+    "tokens_per_s",
+    "expected_tokens_per_s",
+    "compute_utilization",
+    "bandwidth_utilization",
+    "storage_bytes",
+    "memory_bytes",
+    "fits",
+    "min_devices",
+    "max_batch",
+)
+
+
+def _summary_cells(r: HardwareResult, fit: Fit | None) -> list[Any]:
+    return [
+        f"{r.step_time_s:.6g}",
+        f"{r.expected_step_time_s:.6g}",
+        f"{r.tokens_per_s:.6g}",
+        f"{r.expected_tokens_per_s:.6g}",
+        f"{r.compute_utilization:.6g}",
+        f"{r.bandwidth_utilization:.6g}",
+        json_number(r.storage_bytes),
+        r.hardware.memory_bytes,
+        r.fits,
+        fit.parallel.devices if fit else r.min_devices,
+        r.max_batch,
+    ]
+
+
 def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
     """One row per layer (per-block values and the block count) and a Total row (whole step);
-    with hardware, the ideal time, the bound and the expected time per device."""
+    with hardware, the ideal time, the bound and the expected time per device, and the hardware
+    summary per device in columns that only the Total row fills (one table: any CSV reader
+    takes it; the summary is the Total row's `step_time_s[<device>]`, ...)."""
     stage = shown_stage(report, hardware)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = ("time_s", "bound", "expected_time_s")
     extra = [f"{key}[{r.hardware.name}]" for r in hardware for key in keys]
-    writer.writerow([*_CSV_HEADERS, *extra])
+    summary = [f"{key}[{r.hardware.name}]" for r in hardware for key in _SUMMARY_KEYS]
+    writer.writerow([*_CSV_HEADERS, *extra, *summary])
+    blank = [""] * len(summary)
     for i, row in enumerate(stage.rows):
         timing = [
             v
@@ -450,7 +531,7 @@ def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
             for t in (r.stage_rows[stage.index][i],)
             for v in (f"{t.time_s:.6g}", t.bound, f"{t.expected_s:.6g}")
         ]
-        writer.writerow([row.name, row.blocks, *_csv_cells(row.cost), *timing])
+        writer.writerow([row.name, row.blocks, *_csv_cells(row.cost), *timing, *blank])
     totals = [
         v
         for r in hardware
@@ -460,7 +541,10 @@ def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
             f"{r.expected_stage_times_s[stage.index]:.6g}",
         )
     ]
-    writer.writerow(["Total", "", *_csv_cells(stage.total), *totals])
+    summaries = [
+        v for i, r in enumerate(hardware) for v in _summary_cells(r, fits[i] if fits else None)
+    ]
+    writer.writerow(["Total", "", *_csv_cells(stage.total), *totals, *summaries])
     return out.getvalue()
 
 

@@ -19,7 +19,7 @@ requests/s). A price per GPU-hour gives the cost per million output tokens: pric
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..base_parser import BaseModelConfigParser
@@ -153,9 +153,11 @@ def plan(
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
     execution: Execution = Execution.FUSED,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Plan:
     """The plan over `devices` (each with its efficiency parameters); see the module
-    docstring."""
+    docstring. `progress(done, total)`, when given, hears how many of the (device, split)
+    searches are done: before each, and once at the end."""
     if type(max_concurrency) is not int or max_concurrency < 1:
         raise UsageError(f"the plan's largest concurrency must be >= 1, got {max_concurrency!r}")
     check_serving(1, isl, osl, token_budget, memory_utilization)
@@ -166,9 +168,14 @@ def plan(
     best: list[Deployment] = []
     slowest = _Closest()
     evaluated = 0
+    candidates = splits(max_devices, experts)
+    done, total = 0, len(devices) * len(candidates)
     for hw, eff in devices:
         price = targets.price_per_gpu_hour or hw.price_per_gpu_hour
-        for split in splits(max_devices, experts):
+        for split in candidates:
+            if progress is not None:
+                progress(done, total)
+            done += 1
             serve = _Server(
                 parser,
                 hw,
@@ -205,6 +212,8 @@ def plan(
                 if (c == low or c & (c - 1) == 0) and c <= low and targets.met_by(s):
                     feasible.append(Deployment(s, split, price, targets.request_rate))
             best.append(Deployment(seen[low], split, price, targets.request_rate))
+    if progress is not None:
+        progress(total, total)
     best.sort(key=_rank)
     return Plan(
         targets,

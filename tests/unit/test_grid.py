@@ -56,7 +56,14 @@ def reference(
                 if timed
                 else max(report.stages, key=lambda stage: stage.total.flops)
             )
-            base = (batch, cached, new, shown.total.flops, float(report.device_memory_bytes))
+            held = report.device_memory_bytes  # an int when whole, as JSON and CSV print it
+            base = (
+                batch,
+                cached,
+                new,
+                shown.total.flops,
+                int(held) if held == int(held) else float(held),
+            )
             for hw, r in zip(devices, timed, strict=True):
                 points.append(
                     (
