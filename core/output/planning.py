@@ -3,7 +3,7 @@
 An `Analysis` renders as its step (core/output/render.py) with, where asked for, a generation or
 a serving section after it (table), a `"generation"` or `"serving"` key beside the step's (JSON),
 or one row per device of the generation or serving figures instead of the layer rows (CSV). A
-`Plan` renders on its own.
+`Plan` renders on its own, through `PLAN_RENDERERS` by output format.
 """
 
 from __future__ import annotations
@@ -11,18 +11,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..serving.generation import Generation
-from ..serving.plan import Deployment, Plan
-from ..serving.serving import Serving
 from .render import RENDERERS, report_json
 from .table import markdown_table
 from .units import format_bytes, format_rate, format_seconds, json_number
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a step without generation, serving or plan does not import them
     from ..api import Analysis
+    from ..serving.generation import Generation
+    from ..serving.plan import Deployment, Plan
+    from ..serving.serving import Serving
 
 
 def render_analysis(analysis: Analysis, fmt: str) -> str:
@@ -257,7 +257,8 @@ def deployment_json(d: Deployment) -> dict[str, Any]:
     }
 
 
-def plan_json(p: Plan) -> str:
+def plan_json(p: Plan, title: str = "") -> str:
+    """The targets, the best deployments and the Pareto front (the title is the table's)."""
     document = {
         "targets": {
             "ttft_s": p.targets.ttft_s,
@@ -274,7 +275,8 @@ def plan_json(p: Plan) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def plan_csv(p: Plan) -> str:
+def plan_csv(p: Plan, title: str = "") -> str:
+    """One row per deployment of the plan, best first (no title line)."""
     return _csv([deployment_json(d) for d in p.best])
 
 
@@ -386,3 +388,11 @@ def _csv(rows: Sequence[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow(["" if row[f] is None else row[f] for f in fields])
     return out.getvalue()
+
+
+# format -> renderer of (plan, title)
+PLAN_RENDERERS: dict[str, Callable[[Plan, str], str]] = {
+    "table": plan_table,
+    "json": plan_json,
+    "csv": plan_csv,
+}

@@ -7,11 +7,8 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..hardware.efficiency import parameter_values
-from ..hardware.roofline import HardwareResult, RowTiming
-from ..hardware.sizing import Fit
 from ..layers.ends import StoragePart
 from ..model.report import Report, Stage
 from ..model.rows import Row
@@ -27,8 +24,12 @@ from .units import (
     json_number,
 )
 
-Hardware = Sequence[HardwareResult]
-Fits = Sequence["Fit | None"]
+if TYPE_CHECKING:  # a step without hardware does not import the hardware modules
+    from ..hardware.roofline import HardwareResult, RowTiming
+    from ..hardware.sizing import Fit
+
+Hardware: TypeAlias = "Sequence[HardwareResult]"
+Fits: TypeAlias = "Sequence[Fit | None]"
 
 _TABLE_HEADERS = (
     "Layer",
@@ -362,6 +363,8 @@ def _part_json(part: StoragePart) -> dict[str, Any]:
 
 
 def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, Any]:
+    from ..hardware.efficiency import parameter_values
+
     smallest = None
     if fit is not None:
         smallest = {

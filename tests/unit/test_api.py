@@ -12,9 +12,8 @@ import pytest
 from conftest import catalog_config
 
 from transformer_roofline import analyze_model, load_model, sweep
-from transformer_roofline.core.errors import ConfigNotFoundError, UsageError
+from transformer_roofline.core.errors import ConfigNotFoundError
 from transformer_roofline.core.model.parallel import Parallelism
-from transformer_roofline.core.output.grid import parse_sweep
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -105,15 +104,6 @@ def test_a_loaded_parser_is_reused_by_sweeps() -> None:
     without = sweep(parser, batch_sizes=[1, 2], cached_tokens=[8192])
     assert [s.hardware for s in without] == [None, None]
     assert without[1].flops > without[0].flops
-
-
-def test_sweep_values() -> None:
-    assert parse_sweep(["1:64:x2"], "--x") == [1, 2, 4, 8, 16, 32, 64]
-    assert parse_sweep(["0:4096:+1024", "512", "1024"], "--x") == [0, 1024, 2048, 3072, 4096, 512]
-    assert parse_sweep(["3:10:x3"], "--x") == [3, 9]
-    for bad in ("1:8:x1", "0:8:x2", "9:1:+1", "1-8", "-3"):
-        with pytest.raises(UsageError):
-            parse_sweep([bad], "--sweep-batch-size")
 
 
 def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
