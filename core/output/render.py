@@ -191,13 +191,22 @@ def _fit_cell(fit: Fit | None) -> str:
 
 
 def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
-    """One row of totals per device, side by side, and the notes."""
+    """One row of totals per device, side by side, and the notes. With pipeline stages, a
+    token's latency through every stage and the busiest stage's time (the throughput's) apart."""
     first = hardware[0]
     produced = "generated" if first.phase == "decode" else "processed"
+    pipelined = any(len(r.stage_times_s) > 1 for r in hardware)
+    times = ["Latency (ideal)", "Expected"]
+    if pipelined:
+        times = [
+            "Latency (ideal, all stages)",
+            "Expected",
+            "Stage time (ideal, throughput)",
+            "Expected",
+        ]
     headers = [
         "Device",
-        "Latency (ideal)",
-        "Expected",
+        *times,
         f"Tokens/s ({produced}, ideal)",
         "Expected tokens/s",
         "Bound",
@@ -211,8 +220,13 @@ def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
     body = [
         [
             r.hardware.name,
-            f"{_LATENCY[r.phase]} {format_seconds(r.step_time_s)}",
-            format_seconds(r.expected_step_time_s),
+            f"{_LATENCY[r.phase]} {format_seconds(r.latency_s)}",
+            format_seconds(r.expected_latency_s),
+            *(
+                [format_seconds(r.step_time_s), format_seconds(r.expected_step_time_s)]
+                if pipelined
+                else []
+            ),
             format_rate(r.tokens_per_s),
             format_rate(r.expected_tokens_per_s),
             r.bound,
@@ -242,6 +256,15 @@ def hardware_summary(hardware: Hardware, fits: Fits = ()) -> str:
         "fullest device; Min devices: the fewest devices (and their split, TP in powers of two) "
         "whose memory holds each one's share; Max batch: queries of this mix whose KV cache "
         "fits beside the weights.",
+        *(
+            [
+                "Pipeline: the latency is a token's time through every stage, one after "
+                "another; the stage time is the busiest stage's, which sets the tokens/s while "
+                "the stages work on different micro-batches at once."
+            ]
+            if pipelined
+            else []
+        ),
         *[f"Note: {note}" for note in notes],
     ]
     return "\n".join(lines) + "\n"
@@ -379,6 +402,7 @@ def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, 
         "execution": r.execution.value,
         "phase": r.phase,
         "step_time_s": r.step_time_s,
+        "latency_s": r.latency_s,
         "tokens_per_s": r.tokens_per_s,
         "bound": r.bound,
         "compute_utilization": r.compute_utilization,
@@ -392,6 +416,7 @@ def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, 
         "busiest_stage": r.stage,
         "stage_times_s": list(r.stage_times_s),
         "expected_step_time_s": r.expected_step_time_s,
+        "expected_latency_s": r.expected_latency_s,
         "expected_tokens_per_s": r.expected_tokens_per_s,
         "expected_stage_times_s": list(r.expected_stage_times_s),
         "efficiency": {
@@ -445,13 +470,21 @@ def _csv_cells(cost: Cost) -> list[Any]:
 
 def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
     """One row per layer (per-block values and the block count) and a Total row (whole step);
-    with hardware, the ideal time, the bound and the expected time per device."""
+    with hardware, the ideal time, the bound and the expected time per device; with pipeline
+    stages, the Total row's latency through every stage too (ideal and expected)."""
     stage = shown_stage(report, hardware)
+    pipelined = len(report.stages) > 1 and bool(hardware)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = ("time_s", "bound", "expected_time_s")
     extra = [f"{key}[{r.hardware.name}]" for r in hardware for key in keys]
-    writer.writerow([*_CSV_HEADERS, *extra])
+    latency = [
+        f"{key}[{r.hardware.name}]"
+        for r in hardware
+        for key in ("latency_s", "expected_latency_s")
+        if pipelined
+    ]
+    writer.writerow([*_CSV_HEADERS, *extra, *latency])
     for i, row in enumerate(stage.rows):
         timing = [
             v
@@ -459,7 +492,9 @@ def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
             for t in (r.stage_rows[stage.index][i],)
             for v in (f"{t.time_s:.6g}", t.bound, f"{t.expected_s:.6g}")
         ]
-        writer.writerow([row.name, row.blocks, *_csv_cells(row.cost), *timing])
+        writer.writerow(
+            [row.name, row.blocks, *_csv_cells(row.cost), *timing, *[""] * len(latency)]
+        )
     totals = [
         v
         for r in hardware
@@ -469,7 +504,10 @@ def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
             f"{r.expected_stage_times_s[stage.index]:.6g}",
         )
     ]
-    writer.writerow(["Total", "", *_csv_cells(stage.total), *totals])
+    latencies = [
+        f"{v:.6g}" for r in hardware for v in (r.latency_s, r.expected_latency_s) if pipelined
+    ]
+    writer.writerow(["Total", "", *_csv_cells(stage.total), *totals, *latencies])
     return out.getvalue()
 
 
