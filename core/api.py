@@ -25,27 +25,35 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .base_parser import BaseModelConfigParser, TransformerMode
 from .errors import UsageError
-from .hardware.roofline import Execution, HardwareResult, default_efficiency, on_hardware
-from .hardware.sizing import Fit, smallest_fit
-from .hardware.specs import CATALOG, HardwareSpec, resolve_hardware
 from .layers.mla import MlaMode
 from .model.parallel import SINGLE_DEVICE, Parallelism
 from .model.queries import QueryConfig
 from .model.report import Report, analyze
-from .output.planning import render_analysis
-from .output.terminal import PLAIN, Display
 from .output.units import json_number
 from .resolve import resolve_config
-from .serving.generation import Generation, generate, requests
-from .serving.plan import MAX_PLAN_CONCURRENCY, Plan, Targets, plan
-from .serving.serving import DEFAULT_MEMORY_UTILIZATION, DEFAULT_TOKEN_BUDGET, Serving, serve
+from .serving.defaults import (
+    DEFAULT_MEMORY_UTILIZATION,
+    DEFAULT_TOKEN_BUDGET,
+    MAX_PLAN_CONCURRENCY,
+)
 
-ModelSource = str | Path | Mapping[str, Any]
-HardwareSource = str | Path | HardwareSpec
+# Hardware, serving and the plan are imported by the calls that use them: a step without
+# hardware does not load them (benchmarks/bench.py measures a CLI run).
+if TYPE_CHECKING:
+    from .hardware.roofline import Execution, HardwareResult
+    from .hardware.sizing import Fit
+    from .hardware.specs import HardwareSpec
+    from .output.terminal import Display
+    from .serving.generation import Generation
+    from .serving.plan import Plan
+    from .serving.serving import Serving
+
+ModelSource: TypeAlias = "str | Path | Mapping[str, Any]"
+HardwareSource: TypeAlias = "str | Path | HardwareSpec"
 
 
 @dataclass(frozen=True)
@@ -59,10 +67,13 @@ class Analysis:
     generation: tuple[Generation, ...] = ()  # per hardware, with output tokens
     serving: tuple[Serving, ...] = ()  # per hardware, with a concurrency
 
-    def render(self, fmt: str = "table", display: Display = PLAIN) -> str:
+    def render(self, fmt: str = "table", display: Display | None = None) -> str:
         """The CLI's output in `fmt` ("table", "json" or "csv"); a table fits `display`
         (core/output/terminal.py; default: complete, uncoloured)."""
-        return render_analysis(self, fmt, display)
+        from .output.planning import render_analysis
+        from .output.terminal import PLAIN
+
+        return render_analysis(self, fmt, display or PLAIN)
 
 
 def load_model(
@@ -96,6 +107,11 @@ def load_model(
 
 
 def resolve_devices(hardware: Iterable[HardwareSource]) -> list[HardwareSpec]:
+    hardware = list(hardware)
+    if not hardware:
+        return []
+    from .hardware.specs import HardwareSpec, resolve_hardware
+
     return [hw if isinstance(hw, HardwareSpec) else resolve_hardware(str(hw)) for hw in hardware]
 
 
@@ -106,7 +122,7 @@ def analyze_model(
     input_tokens: Sequence[int] = (1,),
     batch_size: int | None = None,
     hardware: Iterable[HardwareSource] = (),
-    execution: str | Execution = Execution.FUSED,
+    execution: str | Execution = "fused",
     find_smallest_fit: bool = False,
     tensor_parallel: int = 1,
     pipeline_parallel: int = 1,
@@ -145,6 +161,13 @@ def analyze_model(
         mode=mode,
     )
     report = analyze(parser, queries, parallel, source=source)
+    if (output_tokens is not None or concurrency is not None) and not devices:
+        raise UsageError("--output-tokens and --concurrency need --hardware: they report times")
+    if not devices:
+        return Analysis(report)
+    from .hardware.roofline import Execution, default_efficiency, on_hardware
+    from .hardware.sizing import smallest_fit
+
     execution = Execution(execution)
     effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
     results = tuple(
@@ -157,11 +180,11 @@ def analyze_model(
             smallest_fit(parser, queries, hw, execution=execution, expert_parallel=expert)
             for hw in devices
         )
-    if (output_tokens is not None or concurrency is not None) and not devices:
-        raise UsageError("--output-tokens and --concurrency need --hardware: they report times")
     generation: tuple[Generation, ...] = ()
     serving: tuple[Serving, ...] = ()
     if concurrency is not None:
+        from .serving.serving import serve
+
         isl, osl = _one_request(queries, output_tokens)
         serving = tuple(
             serve(
@@ -179,6 +202,8 @@ def analyze_model(
             for hw, eff in zip(devices, effs, strict=True)
         )
     elif output_tokens is not None:
+        from .serving.generation import generate, requests
+
         batch = requests(queries, output_tokens)
         generation = tuple(
             generate(parser, batch, hw, eff, parallel, execution)
@@ -213,7 +238,7 @@ def plan_model(
     max_concurrency: int = MAX_PLAN_CONCURRENCY,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     gpu_memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
-    execution: str | Execution = Execution.FUSED,
+    execution: str | Execution = "fused",
     weight_dtype: str | None = None,
     activation_dtype: str | None = None,
     kv_cache_dtype: str | None = None,
@@ -226,6 +251,10 @@ def plan_model(
     targets, over `hardware` (default: the whole catalog), every split of up to `max_devices`
     devices and concurrencies 1 to `max_concurrency`, best first (core/serving/plan.py).
     `progress(done, total)` hears how many (device, split) searches are done."""
+    from .hardware.roofline import Execution, default_efficiency
+    from .hardware.specs import CATALOG
+    from .serving.plan import Targets, plan
+
     targets = Targets(ttft_slo, tpot_slo, request_rate, price_per_gpu_hour)
     devices = resolve_devices(hardware) or list(CATALOG)
     _, parser = load_model(
@@ -275,7 +304,7 @@ def sweep(
     cached_tokens: Sequence[int],
     input_tokens: int = 1,
     hardware: Iterable[HardwareSource] = (),
-    execution: str | Execution = Execution.FUSED,
+    execution: str | Execution = "fused",
     parallel: Parallelism = SINGLE_DEVICE,
     efficiency_profile: str | None = None,
     efficiency: Mapping[str, Any] | None = None,
@@ -312,9 +341,11 @@ def sweep(
         parser = model
     else:
         parser = load_model(model, **options)[1]
+    from .hardware.grid import batch_curves  # numpy: loaded by grids only
+    from .hardware.roofline import Execution, default_efficiency
+
     devices = resolve_devices(hardware)
     effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
-    from .hardware.grid import batch_curves  # numpy: loaded by grids only
 
     curves = batch_curves(
         parser,

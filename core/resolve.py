@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from .errors import ConfigError, ConfigNotFoundError, did_you_mean
 from .model.config import read_json
@@ -28,7 +25,7 @@ from .model.config import read_json
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
 # A hub repo id: "name" or "namespace/name" of letters, digits, '-', '_', '.'.
-_REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
+_REPO_ID = r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$"
 # Seconds the Hub client may wait for an answer (its own default is 10 per request), and seconds
 # the reachability probe waits before the Hub is taken as unreachable.
 _HUB_TIMEOUT_S = "4"
@@ -89,7 +86,7 @@ def resolve_config(name: str) -> ResolvedConfig:
     bundled = _catalog_lookup(name)
     if bundled is not None:
         return ResolvedConfig(name, "catalog", load_config_file(bundled))
-    if not _REPO_ID.match(name) or name.endswith(".json"):
+    if not re.match(_REPO_ID, name) or name.endswith(".json"):
         raise ConfigNotFoundError(
             f"{name}: no such file or directory, and not a model name (see --list-models)"
         )
@@ -121,6 +118,10 @@ def _defaults_in_environment(values: dict[str, str]) -> Iterator[None]:
 def _hub_reachable(timeout_s: float = _HUB_PROBE_TIMEOUT_S) -> bool:
     """Can a TCP connection to the Hub endpoint open within `timeout_s` (DNS included)? Probed in
     a thread so that a hanging resolver cannot hold the CLI past the timeout."""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
     endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
     host = endpoint.hostname or "huggingface.co"
     port = endpoint.port or (80 if endpoint.scheme == "http" else 443)

@@ -34,11 +34,11 @@ from ..base_parser import BaseModelConfigParser
 from ..errors import UsageError
 from ..model.parallel import Parallelism
 from ..model.queries import QueryConfig
-from ..model.report import Report, analyze
+from ..model.report import Report, analyze, shown_stage
 from ..model.rows import OpKind, Routing, Row
 from ..ops import Cost, Number
 from .efficiency import Efficiency
-from .roofline import Execution, HardwareResult, on_hardware, shown_stage
+from .roofline import Execution, HardwareResult, on_hardware
 from .specs import HardwareSpec
 
 Device = tuple[HardwareSpec, Efficiency]

@@ -25,7 +25,7 @@ overheads, collective latency), whose parameters were fitted on published measur
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
@@ -97,14 +97,6 @@ class HardwareResult:
     def rows(self) -> tuple[RowTiming, ...]:
         """Timings of the busiest stage's rows."""
         return self.stage_rows[self.stage]
-
-
-def shown_stage(report: Report, hardware: Sequence[HardwareResult] = ()) -> Stage:
-    """The pipeline stage that every per-row view shows (the table, JSON's `layers`, CSV, the
-    roofline chart, a grid's FLOPs): the one rule for all of them. With hardware, the stage that
-    sets the step time on the first device given (its busiest); without, the stage with the most
-    FLOPs (`Report.shown`). With one stage, that stage."""
-    return report.stages[hardware[0].stage] if hardware else report.shown
 
 
 def time_row(

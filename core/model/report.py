@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ..base_parser import BaseModelConfigParser
 from ..layers.blocks import block_rows
@@ -25,6 +26,9 @@ from .precision import Precision
 from .queries import QueryConfig
 from .rows import Category, Row, merge_block_rows
 from .state import StateFormat
+
+if TYPE_CHECKING:
+    from ..hardware.roofline import HardwareResult
 
 # Reference parameter breakdown (HuggingFace categories) -> the row categories it sums.
 PARAMETER_GROUPS: dict[str, tuple[Category, ...]] = {
@@ -280,3 +284,11 @@ def _block_weight_parts(rows: Sequence[Row]) -> list[StoragePart]:
         if held:
             parts.append(StoragePart(name, sum((r.param_bytes * r.blocks for r in held), start=0)))
     return parts
+
+
+def shown_stage(report: Report, hardware: Sequence[HardwareResult] = ()) -> Stage:
+    """The pipeline stage that every per-row view shows (the table, JSON's `layers`, CSV, the
+    roofline chart, a grid's FLOPs): the one rule for all of them. With hardware, the stage that
+    sets the step time on the first device given (its busiest); without, the stage with the most
+    FLOPs (`Report.shown`). With one stage, that stage."""
+    return report.stages[hardware[0].stage] if hardware else report.shown

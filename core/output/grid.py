@@ -1,12 +1,12 @@
-"""Scenario grids: parse sweep values and render scenarios (the chart: `plot_grid` in plot.py)."""
+"""Scenario grids: render scenarios (`GRID_RENDERERS`, by output format; the chart is plot.py's
+`plot_grid`). The sweep values' syntax is core/options.py's."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,6 @@ from transformer_roofline import __version__
 
 from ..api import Scenario, resolve_devices
 from ..base_parser import BaseModelConfigParser
-from ..errors import UsageError
 from ..hardware.efficiency import Efficiency, parameter_values
 from ..hardware.roofline import default_efficiency
 from ..model.parallel import Parallelism
@@ -22,39 +21,6 @@ from .plot import plot_grid as plot_grid  # the chart lives with the others
 from .table import Column, table
 from .terminal import PLAIN, Display
 from .units import format_bytes, format_flops, format_rate, format_seconds
-
-_RANGE = re.compile(r"^(\d+):(\d+):([x+])(\d+)$")
-MAX_POINTS = 100_000
-
-
-def parse_sweep(values: Sequence[str], option: str) -> list[int]:
-    """Integers and ranges: "8", "1:256:x2" (1, 2, 4, ... 256: geometric), "0:8192:+1024"
-    (arithmetic). Ends are inclusive; duplicates are dropped, order kept."""
-    out: list[int] = []
-    for value in values:
-        match = _RANGE.match(value)
-        if value.isdigit():
-            out.append(int(value))
-        elif match:
-            start, stop, kind, step = match.groups()
-            lo, hi, by = int(start), int(stop), int(step)
-            if by < (2 if kind == "x" else 1) or (kind == "x" and lo < 1) or lo > hi:
-                raise UsageError(
-                    f"{option} {value}: a range is START:STOP:xFACTOR (factor >= 2, "
-                    "start >= 1) or START:STOP:+STEP (step >= 1), START <= STOP"
-                )
-            current = lo
-            while current <= hi and len(out) <= MAX_POINTS:
-                out.append(current)
-                current = current * by if kind == "x" else current + by
-        else:
-            raise UsageError(
-                f"{option} {value!r}: expected integers or ranges such as 1:256:x2 or "
-                "0:8192:+1024"
-            )
-    if len(out) > MAX_POINTS:
-        raise UsageError(f"{option}: more than {MAX_POINTS} values")
-    return list(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)
@@ -215,3 +181,23 @@ def render_grid_csv(scenarios: Sequence[Scenario], run: GridRun | None = None) -
             cells += [*fixed, profiles.get(s.hardware or "", "")]
         writer.writerow(cells)
     return out.getvalue()
+
+
+def _grid_table(scenarios: Sequence[Scenario], run: GridRun, title: str, display: Display) -> str:
+    return render_grid_table(scenarios, title, display)
+
+
+def _grid_json(scenarios: Sequence[Scenario], run: GridRun, title: str, display: Display) -> str:
+    return render_grid_json(scenarios, run)
+
+
+def _grid_csv(scenarios: Sequence[Scenario], run: GridRun, title: str, display: Display) -> str:
+    return render_grid_csv(scenarios, run)
+
+
+# format -> renderer of (scenarios, what they were run with, the table's title, the display)
+GRID_RENDERERS: dict[str, Callable[[Sequence[Scenario], GridRun, str, Display], str]] = {
+    "table": _grid_table,
+    "json": _grid_json,
+    "csv": _grid_csv,
+}

@@ -3,7 +3,7 @@
 An `Analysis` renders as its step (core/output/render.py) with, where asked for, a generation or
 a serving section after it (table), a `"generation"` or `"serving"` key beside the step's (JSON),
 or one row per device of the generation or serving figures instead of the layer rows (CSV). A
-`Plan` renders on its own.
+`Plan` renders on its own, through `PLAN_RENDERERS` by output format.
 """
 
 from __future__ import annotations
@@ -11,21 +11,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from transformer_roofline import __version__
 
-from ..serving.generation import Generation
-from ..serving.plan import Deployment, Plan
-from ..serving.serving import Serving
 from .render import RENDERERS, render_table, report_json
 from .table import Column, table
 from .terminal import PLAIN, Display
 from .units import format_bytes, format_rate, format_seconds, json_number
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a step without generation, serving or plan does not import them
     from ..api import Analysis
+    from ..serving.generation import Generation
+    from ..serving.plan import Deployment, Plan
+    from ..serving.serving import Serving
 
 
 def render_analysis(analysis: Analysis, fmt: str, display: Display = PLAIN) -> str:
@@ -288,6 +288,7 @@ def deployment_json(d: Deployment) -> dict[str, Any]:
 
 
 def plan_json(p: Plan) -> str:
+    """The targets, the best deployments and the Pareto front (the title is the table's)."""
     document = {
         "version": __version__,
         "targets": {
@@ -306,6 +307,7 @@ def plan_json(p: Plan) -> str:
 
 
 def plan_csv(p: Plan) -> str:
+    """One row per deployment of the plan, best first (no title line)."""
     return _csv([deployment_json(d) for d in p.best])
 
 
@@ -423,3 +425,23 @@ def _csv(rows: Sequence[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow(["" if row[f] is None else row[f] for f in fields])
     return out.getvalue()
+
+
+def _plan_table(p: Plan, title: str, display: Display) -> str:
+    return plan_table(p, title, display=display)
+
+
+def _plan_json(p: Plan, title: str, display: Display) -> str:
+    return plan_json(p)
+
+
+def _plan_csv(p: Plan, title: str, display: Display) -> str:
+    return plan_csv(p)
+
+
+# format -> renderer of (plan, title, display); JSON and CSV take no title and no display
+PLAN_RENDERERS: dict[str, Callable[[Plan, str, Display], str]] = {
+    "table": _plan_table,
+    "json": _plan_json,
+    "csv": _plan_csv,
+}

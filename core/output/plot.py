@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..hardware.roofline import HardwareResult, RowTiming, shown_stage
+from ..hardware.roofline import HardwareResult, RowTiming
+from ..model.report import shown_stage
 from ..model.rows import Row
 from ..serving.plan import Plan
 from .render import describe_queries

@@ -7,15 +7,12 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from transformer_roofline import __version__  # the package's: this code lives under it
 
-from ..hardware.efficiency import parameter_values
-from ..hardware.roofline import HardwareResult, RowTiming, shown_stage
-from ..hardware.sizing import Fit
 from ..layers.ends import StoragePart
-from ..model.report import Report, Stage
+from ..model.report import Report, Stage, shown_stage
 from ..model.rows import Row
 from ..ops import Cost
 from .table import Column, table
@@ -30,8 +27,12 @@ from .units import (
     json_number,
 )
 
-Hardware = Sequence[HardwareResult]
-Fits = Sequence["Fit | None"]
+if TYPE_CHECKING:  # a step without hardware does not import the hardware modules
+    from ..hardware.roofline import HardwareResult, RowTiming
+    from ..hardware.sizing import Fit
+
+Hardware: TypeAlias = "Sequence[HardwareResult]"
+Fits: TypeAlias = "Sequence[Fit | None]"
 
 _TABLE_COLUMNS = (  # hidden to fit a width: outputs first, the layer never
     Column("Layer"),
@@ -226,13 +227,22 @@ def _fit_cell(fit: Fit | None) -> str:
 
 
 def hardware_summary(hardware: Hardware, fits: Fits = (), display: Display = PLAIN) -> str:
-    """One row of totals per device, side by side, and the notes."""
+    """One row of totals per device, side by side, and the notes. With pipeline stages, a
+    token's latency through every stage and the busiest stage's time (the throughput's) apart."""
     first = hardware[0]
     produced = "generated" if first.phase == "decode" else "processed"
+    pipelined = any(len(r.stage_times_s) > 1 for r in hardware)
+    times = [Column("Latency (ideal)", "Ideal", rank=3), Column("Expected")]
+    if pipelined:
+        times = [
+            Column("Latency (ideal, all stages)", "Latency", rank=3),
+            Column("Expected"),
+            Column("Stage time (ideal, throughput)", "Stage", rank=4),
+            Column("Expected", "Exp. stage", rank=2),
+        ]
     columns = [  # hidden to fit a width: the utilizations first, the device never
         Column("Device"),
-        Column("Latency (ideal)", "Ideal", rank=3),
-        Column("Expected"),
+        *times,
         Column(f"Tokens/s ({produced}, ideal)", "Tok/s ideal", rank=4),
         Column("Expected tokens/s", "Exp. tok/s", rank=1),
         Column("Bound", rank=2, bound=True),
@@ -246,8 +256,13 @@ def hardware_summary(hardware: Hardware, fits: Fits = (), display: Display = PLA
     body = [
         [
             r.hardware.name,
-            f"{_LATENCY[r.phase]} {format_seconds(r.step_time_s)}",
-            format_seconds(r.expected_step_time_s),
+            f"{_LATENCY[r.phase]} {format_seconds(r.latency_s)}",
+            format_seconds(r.expected_latency_s),
+            *(
+                [format_seconds(r.step_time_s), format_seconds(r.expected_step_time_s)]
+                if pipelined
+                else []
+            ),
             format_rate(r.tokens_per_s),
             format_rate(r.expected_tokens_per_s),
             r.bound,
@@ -272,6 +287,15 @@ def hardware_summary(hardware: Hardware, fits: Fits = (), display: Display = PLA
         "fullest device; Min devices: the fewest devices (and their split, TP in powers of two) "
         "whose memory holds each one's share; Max batch: queries of this mix whose KV cache "
         "fits beside the weights.",
+        *(
+            [
+                "Pipeline: the latency is a token's time through every stage, one after "
+                "another; the stage time is the busiest stage's, which sets the tokens/s while "
+                "the stages work on different micro-batches at once."
+            ]
+            if pipelined
+            else []
+        ),
     ]
     lines = [
         "",
@@ -279,7 +303,7 @@ def hardware_summary(hardware: Hardware, fits: Fits = (), display: Display = PLA
         "",
         table(columns, body, display),
         "",
-        display.fill(paragraphs[1]),
+        *[display.fill(paragraph) for paragraph in paragraphs[1:]],
         *[display.fill(f"Note: {note}", "  ") for note in notes],
     ]
     return "\n".join(lines) + "\n"
@@ -402,6 +426,8 @@ def _part_json(part: StoragePart) -> dict[str, Any]:
 
 
 def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, Any]:
+    from ..hardware.efficiency import parameter_values
+
     smallest = None
     if fit is not None:
         smallest = {
@@ -416,6 +442,7 @@ def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, 
         "execution": r.execution.value,
         "phase": r.phase,
         "step_time_s": r.step_time_s,
+        "latency_s": r.latency_s,
         "tokens_per_s": r.tokens_per_s,
         "bound": r.bound,
         "compute_utilization": r.compute_utilization,
@@ -429,6 +456,7 @@ def _hardware_json(r: HardwareResult, stage: int, fit: Fit | None) -> dict[str, 
         "busiest_stage": r.stage,
         "stage_times_s": list(r.stage_times_s),
         "expected_step_time_s": r.expected_step_time_s,
+        "expected_latency_s": r.expected_latency_s,
         "expected_tokens_per_s": r.expected_tokens_per_s,
         "expected_stage_times_s": list(r.expected_stage_times_s),
         "efficiency": {
@@ -513,17 +541,25 @@ def _summary_cells(r: HardwareResult, fit: Fit | None) -> list[Any]:
 
 def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
     """One row per layer (per-block values and the block count) and a Total row (whole step);
-    with hardware, the ideal time, the bound and the expected time per device, and the hardware
+    with hardware, the ideal time, the bound and the expected time per device; with pipeline
+    stages, the Total row's latency through every stage too (ideal and expected); and the hardware
     summary per device in columns that only the Total row fills (one table: any CSV reader
     takes it; the summary is the Total row's `step_time_s[<device>]`, ...)."""
     stage = shown_stage(report, hardware)
+    pipelined = len(report.stages) > 1 and bool(hardware)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = ("time_s", "bound", "expected_time_s")
     extra = [f"{key}[{r.hardware.name}]" for r in hardware for key in keys]
+    latency = [
+        f"{key}[{r.hardware.name}]"
+        for r in hardware
+        for key in ("latency_s", "expected_latency_s")
+        if pipelined
+    ]
     summary = [f"{key}[{r.hardware.name}]" for r in hardware for key in _SUMMARY_KEYS]
-    writer.writerow([*_CSV_HEADERS, *extra, *summary])
-    blank = [""] * len(summary)
+    writer.writerow([*_CSV_HEADERS, *extra, *latency, *summary])
+    blank = [""] * (len(latency) + len(summary))
     for i, row in enumerate(stage.rows):
         timing = [
             v
@@ -541,10 +577,13 @@ def render_csv(report: Report, hardware: Hardware = (), fits: Fits = ()) -> str:
             f"{r.expected_stage_times_s[stage.index]:.6g}",
         )
     ]
+    latencies = [
+        f"{v:.6g}" for r in hardware for v in (r.latency_s, r.expected_latency_s) if pipelined
+    ]
     summaries = [
         v for i, r in enumerate(hardware) for v in _summary_cells(r, fits[i] if fits else None)
     ]
-    writer.writerow(["Total", "", *_csv_cells(stage.total), *totals, *summaries])
+    writer.writerow(["Total", "", *_csv_cells(stage.total), *totals, *latencies, *summaries])
     return out.getvalue()
 
 

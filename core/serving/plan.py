@@ -30,16 +30,8 @@ from ..hardware.specs import HardwareSpec
 from ..model.parallel import Parallelism
 from ..model.queries import QueryConfig
 from ..model.report import analyze
-from .serving import (
-    DEFAULT_MEMORY_UTILIZATION,
-    DEFAULT_TOKEN_BUDGET,
-    Analyses,
-    Serving,
-    SteadyState,
-    check_serving,
-)
-
-MAX_PLAN_CONCURRENCY = 1024
+from .defaults import DEFAULT_MEMORY_UTILIZATION, DEFAULT_TOKEN_BUDGET, MAX_PLAN_CONCURRENCY
+from .serving import Analyses, Serving, SteadyState, check_serving
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,8 @@ from ..model.parallel import SINGLE_DEVICE, Parallelism
 from ..model.queries import QueryConfig
 from ..model.report import Report, analyze
 from ..ops import Number
+from .defaults import DEFAULT_MEMORY_UTILIZATION, DEFAULT_TOKEN_BUDGET
 
-DEFAULT_TOKEN_BUDGET = 8192  # vLLM's max_num_batched_tokens for its OpenAI server
-DEFAULT_MEMORY_UTILIZATION = 0.9  # vLLM's --gpu-memory-utilization
 _RESERVE_BYTES = 2**30  # workspace, CUDA graphs, the sampler: the fixed part of the reserve
 _RESERVE_VECTORS = 8  # activation vectors of hidden width kept per token of the budget
 

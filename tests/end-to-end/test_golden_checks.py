@@ -400,6 +400,31 @@ def test_pipeline_golden_stages() -> None:
     assert h100["max_batch"] == (85_500_000_000 - weights) // (40 * 4096 * 2 * 4 * 128 * 2) == 149
     names = [layer["name"] for layer in doc["layers"]]
     assert names[-2:] == ["LM Head", "LM Head - AllGather"] and "Embedding" not in names
+    # a token goes through both stages one after another; the busiest one sets the throughput
+    assert h100["latency_s"] == pytest.approx(sum(h100["stage_times_s"]), rel=1e-12)
+    overhead = h100["efficiency"]["parameters"]["step_overhead_s"]
+    expected = sum(h100["expected_stage_times_s"]) + overhead
+    assert h100["expected_latency_s"] == pytest.approx(expected, rel=1e-12)
+    assert h100["tokens_per_s"] == pytest.approx(32 / h100["step_time_s"])
+
+
+def test_pipeline_table_shows_latency_and_stage_time() -> None:
+    """The same split in a table (4k = 4096 cached tokens): the latency column is the stages'
+    times from the stage table summed, the stage time their maximum; tokens/s 32 per stage time."""
+    text = golden("llama31_70b_tp2_pp2_h100_table")
+    assert "Queries: 32 x (4096 cached + 1 input)" in text
+    stages = [float(ms) for ms in re.findall(r"^\| [01] +\| .* \| ([\d.]+) ms +\|$", text, re.M)]
+    assert len(stages) == 2
+    row = re.search(
+        r"\| H100-SXM5-80GB \| TPOT ([\d.]+) ms +\| [\d.]+ ms +\| ([\d.]+) ms +\| [\d.]+ ms +\| "
+        r"([\d,]+) ",
+        text,
+    )
+    assert row is not None and "Latency (ideal, all stages)" in text
+    latency, stage, rate = float(row[1]), float(row[2]), int(row[3].replace(",", ""))
+    assert latency == pytest.approx(sum(stages), abs=0.011)
+    assert stage == max(stages)
+    assert rate == pytest.approx(32 / (stage / 1e3), rel=0.001)
 
 
 def test_sweep_goldens_agree_and_add_up() -> None:

@@ -15,7 +15,6 @@ from conftest import catalog_config
 from transformer_roofline import analyze_model, load_model, sweep
 from transformer_roofline.core.errors import ConfigNotFoundError, UsageError
 from transformer_roofline.core.model.parallel import Parallelism
-from transformer_roofline.core.output.grid import parse_sweep
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -135,15 +134,6 @@ def test_sweep_model_options_change_the_analysis() -> None:
     _, parser = load_model("meta-llama/Llama-3.1-8B")
     with pytest.raises(UsageError, match="a parser carries its own formats and modes; give "):
         sweep(parser, batch_sizes=[4], cached_tokens=[1024], weight_dtype="fp8")
-
-
-def test_sweep_values() -> None:
-    assert parse_sweep(["1:64:x2"], "--x") == [1, 2, 4, 8, 16, 32, 64]
-    assert parse_sweep(["0:4096:+1024", "512", "1024"], "--x") == [0, 1024, 2048, 3072, 4096, 512]
-    assert parse_sweep(["3:10:x3"], "--x") == [3, 9]
-    for bad in ("1:8:x1", "0:8:x2", "9:1:+1", "1-8", "-3"):
-        with pytest.raises(UsageError):
-            parse_sweep([bad], "--sweep-batch-size")
 
 
 def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
