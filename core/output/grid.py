@@ -10,8 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from transformer_roofline import __version__
-
 from ..api import Scenario, resolve_devices
 from ..base_parser import BaseModelConfigParser
 from ..hardware.efficiency import Efficiency, parameter_values
@@ -20,7 +18,7 @@ from ..model.parallel import Parallelism
 from .plot import plot_grid as plot_grid  # the chart lives with the others
 from .table import Column, table
 from .terminal import PLAIN, Display
-from .units import format_bytes, format_flops, format_rate, format_seconds
+from .units import format_bytes, format_flops, format_rate, format_seconds, tool_version
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ class GridRun:
         """The keys a step's JSON has for the same things."""
         precision = self.parser.precision
         return {
-            "version": __version__,
+            "version": tool_version(),
             "model": {
                 "source": self.source,
                 "model_type": str(self.parser.config.get("model_type", self.parser.model_type)),
@@ -159,7 +157,7 @@ def _record(s: Scenario) -> dict[str, Any]:
 
 def render_grid_json(scenarios: Sequence[Scenario], run: GridRun | None = None) -> str:
     """One record per scenario and device; with `run`, what it was run with beside them."""
-    header = run.json() if run is not None else {"version": __version__}
+    header = run.json() if run is not None else {"version": tool_version()}
     document = {**header, "scenarios": [_record(s) for s in scenarios]}
     return json.dumps(document, indent=2) + "\n"
 

@@ -16,13 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from transformer_roofline import __version__
-
 from ..errors import AnalyzerError
 from ..hardware.specs import ALIASES, DATASHEETS, PEAK_FORMATS, Datasheet
 from ..resolve import catalog, catalog_aliases, load_config_file
 from .table import Column, table
 from .terminal import PLAIN, Display
+from .units import tool_version
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def list_models(supported: Sequence[str], fmt: str = "table", display: Display =
     aliases = {alias: name for alias, name in catalog_aliases().items() if name in listed}
     if fmt == "json":
         document = {
-            "version": __version__,
+            "version": tool_version(),
             "supported_model_types": list(supported),
             "models": [
                 {
@@ -134,7 +133,7 @@ def list_hardware(fmt: str = "table", display: Display = PLAIN) -> str:
     formats = [f for f in PEAK_FORMATS if any(f in sheet.peaks() for sheet in DATASHEETS)]
     if fmt == "json":
         document = {
-            "version": __version__,
+            "version": tool_version(),
             "hardware": [_hardware_json(sheet) for sheet in DATASHEETS],
         }
         return json.dumps(document, indent=2) + "\n"

@@ -14,12 +14,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from transformer_roofline import __version__
-
 from .render import RENDERERS, render_table, report_json
 from .table import Column, table
 from .terminal import PLAIN, Display
-from .units import format_bytes, format_rate, format_seconds, json_number
+from .units import format_bytes, format_rate, format_seconds, json_number, tool_version
 
 if TYPE_CHECKING:  # a step without generation, serving or plan does not import them
     from ..api import Analysis
@@ -290,7 +288,7 @@ def deployment_json(d: Deployment) -> dict[str, Any]:
 def plan_json(p: Plan) -> str:
     """The targets, the best deployments and the Pareto front (the title is the table's)."""
     document = {
-        "version": __version__,
+        "version": tool_version(),
         "targets": {
             "ttft_s": p.targets.ttft_s,
             "tpot_s": p.targets.tpot_s,

@@ -9,8 +9,6 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from transformer_roofline import __version__  # the package's: this code lives under it
-
 from ..layers.ends import StoragePart
 from ..model.report import Report, Stage, shown_stage
 from ..model.rows import Row
@@ -25,6 +23,7 @@ from .units import (
     format_seconds,
     format_share,
     json_number,
+    tool_version,
 )
 
 if TYPE_CHECKING:  # a step without hardware does not import the hardware modules
@@ -345,7 +344,7 @@ def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dic
     precision = report.precision
     stage = shown_stage(report, hardware)
     return {
-        "version": __version__,
+        "version": tool_version(),
         "model": {
             "source": report.source,
             "model_type": report.model_type,

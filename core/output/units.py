@@ -58,3 +58,11 @@ def format_rate(value: float) -> str:
 
 def format_share(value: float) -> str:
     return f"{100 * value:.1f}%"
+
+
+def tool_version() -> str:
+    """The tool's version (pyproject's), for JSON documents: read when a document is written, so
+    a table run never reads it."""
+    import transformer_roofline  # the package this code lives under
+
+    return transformer_roofline.__version__
