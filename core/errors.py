@@ -7,14 +7,36 @@ Anything else is a bug and is allowed to raise.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable
 from difflib import SequenceMatcher
 
+MESSAGE_LIMIT = 400  # characters of an error line: a value quoted in it is cut, not the line
+
 
 class AnalyzerError(Exception):
-    """A user-facing error: one line of text and a documented exit code."""
+    """A user-facing error: one line of text and a documented exit code. A message longer than
+    MESSAGE_LIMIT is cut there (a value quoted whole should go through `shown` first)."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "") -> None:
+        line = " ".join(str(message).split())  # one line, whatever a quoted value held
+        if len(line) > MESSAGE_LIMIT:
+            line = line[: MESSAGE_LIMIT - 1] + "…"
+        super().__init__(line)
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxtuple = 3, 6, 6, 6
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 50, 50, 40
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """`repr(value)` for an error message, cut to `limit` characters (a config's 100,000-entry
+    list is quoted by its start)."""
+    text = _SHORT.repr(value)  # bounded however large or deep the value (a YAML alias bomb)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class UsageError(AnalyzerError):

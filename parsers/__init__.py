@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core.base_parser import BaseModelConfigParser
-from ..core.errors import ConfigError, UnsupportedModelError
+from ..core.errors import ConfigError, UnsupportedModelError, shown
 from ..core.lazy import LazyTable
 
 if TYPE_CHECKING:
@@ -110,18 +110,23 @@ def select_parser(config: Mapping[str, Any]) -> type[BaseModelConfigParser]:
     model_type = config.get("model_type")
     if model_type is None:
         raise ConfigError(f"config has no 'model_type' field (supported: {supported})")
-    parser = PARSER_REGISTRY.get(model_type) if isinstance(model_type, str) else None
+    if not isinstance(model_type, str):
+        raise ConfigError(f"'model_type' must be a string, got {shown(model_type)}")
+    parser = PARSER_REGISTRY.get(model_type)
     if parser is None:
         raise UnsupportedModelError(
-            f"unsupported model_type {model_type!r} (supported: {supported})"
+            f"unsupported model_type {shown(model_type)} (supported: {supported})"
         )
     architectures = config.get("architectures") or []
-    if not isinstance(architectures, list):
-        raise ConfigError(f"{model_type} config: 'architectures' must be a list of class names")
+    if not isinstance(architectures, list) or not all(isinstance(a, str) for a in architectures):
+        raise ConfigError(
+            f"{model_type} config: 'architectures' must be a list of class names, got "
+            f"{shown(architectures)}"
+        )
     if architectures and not parser.architectures.intersection(architectures):
         raise UnsupportedModelError(
-            f"{model_type} config declares architectures {architectures}, none of which is "
-            f"modelled (supported for {model_type}: {', '.join(sorted(parser.architectures))})"
+            f"{model_type} config declares architectures {shown(architectures)}, none of which "
+            f"is modelled (supported for {model_type}: {', '.join(sorted(parser.architectures))})"
         )
     return parser
 

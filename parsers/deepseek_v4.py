@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core.base_parser import BaseModelConfigParser, ModelDims
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, shown
 from ..core.layers import Block, CompressedAttention, Compressor, HyperConnection, Indexer, Moe
 from ..core.layers.ends import ModelEnds
 from ..core.model.config import ConfigReader, top_k_of
@@ -187,11 +187,13 @@ def _layer_types(r: ConfigReader, layers: int) -> tuple[str, ...]:
     if (
         not isinstance(ratios, list)
         or not layers <= len(ratios) <= layers + mtp
-        or any(isinstance(v, bool) or v not in RATIO_KINDS for v in ratios)
+        or any(
+            isinstance(v, bool) or not isinstance(v, int) or v not in RATIO_KINDS for v in ratios
+        )
     ):
         raise ConfigError(
             f"{r.where}: 'compress_ratios' must list one of {', '.join(map(str, RATIO_KINDS))} "
-            f"for each of the {layers} layers (and at most {mtp} MTP layers), got {ratios!r}"
+            f"for each of the {layers} layers (and at most {mtp} MTP layers), got {shown(ratios)}"
         )
     return tuple(RATIO_KINDS[v] for v in ratios[:layers])
 

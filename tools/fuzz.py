@@ -142,7 +142,7 @@ def mutate(config: dict, rng: random.Random) -> tuple[dict, str, bool]:
     elif op == "number":
         value = rng.choice(BAD_NUMBERS)
         _set(out, path, value)
-        invalid = (_numeric(old) and value != 0) or value is False
+        invalid = _numeric(old) and (isinstance(value, bool) or value != 0)
         invalid = invalid and not (isinstance(old, float) and _finite_fraction(value))
     elif op == "huge":
         value = rng.choice(HUGE)

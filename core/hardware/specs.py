@@ -55,7 +55,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ..errors import HardwareSpecError, did_you_mean
+from ..errors import HardwareSpecError, did_you_mean, shown
 from ..model.config import read_json, read_text
 from .efficiency import IDEAL
 
@@ -467,15 +467,23 @@ def resolve_hardware(name: str) -> HardwareSpec:
     if name.lower() in _BY_NAME:
         return _BY_NAME[name.lower()]
     path = Path(name).expanduser()
-    if not path.is_file():
+    if not _is_file(path):
         path = bundled_example(name) or path
-    if path.is_file() or path.suffix.lower() in _SPEC_SUFFIXES:
+    if _is_file(path) or path.suffix.lower() in _SPEC_SUFFIXES:
         return load_spec(path)
     hint = did_you_mean(name, [*(spec.name for spec in CATALOG), *ALIASES])
     raise HardwareSpecError(
         f"unknown hardware {name!r}: not a catalog name (see --list-hardware) and not a "
         ".json/.yaml spec file" + (f"; {hint}" if hint else "")
     )
+
+
+def _is_file(path: Path) -> bool:
+    """A regular file at `path` (False where the name is too long or cannot be looked at)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def bundled_example(name: str) -> Path | None:
@@ -498,12 +506,34 @@ def load_spec(path: Path) -> HardwareSpec:
         import yaml  # only spec files need it
 
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_bounded_loader(yaml))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else f": {exc}"
             raise HardwareSpecError(f"{path}: malformed YAML{where}") from None
+        except RecursionError:
+            raise HardwareSpecError(f"{path}: YAML nested too deeply") from None
     return spec_from_dict(data, str(path))
+
+
+_MAX_YAML_ALIASES = 64  # a spec file needs none; a few are fine, an alias bomb is refused
+
+
+def _bounded_loader(yaml: Any) -> type:
+    """yaml.SafeLoader that refuses more than _MAX_YAML_ALIASES alias references (the "billion
+    laughs" file expands a few lines into a structure too large to walk)."""
+
+    class BoundedLoader(yaml.SafeLoader):
+        aliases = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > _MAX_YAML_ALIASES:
+                    raise yaml.YAMLError(f"more than {_MAX_YAML_ALIASES} aliases (refused)")
+            return super().compose_node(parent, index)
+
+    return BoundedLoader
 
 
 def spec_from_dict(data: Any, where: str) -> HardwareSpec:
@@ -570,14 +600,28 @@ def spec_from_dict(data: Any, where: str) -> HardwareSpec:
     )
 
 
+# A spec's figures in its units (GB, GB/s, TFLOP/s): from a millionth (a thousand bytes, a
+# thousand FLOP/s) to a million times any device's; every time stays a finite float.
+_SPEC_NUMBER_MIN = Decimal(10) ** -6
+_SPEC_NUMBER_MAX = Decimal(10) ** 12
+
+
 def _decimal(data: Mapping[str, Any], key: str, where: str) -> Decimal:
     value = data.get(key)
     try:
         number = Decimal(str(value))
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):  # ValueError: an int of more than 4,300 digits
         number = Decimal(-1)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not number > 0:
-        raise HardwareSpecError(f"{where}: '{key}' must be a positive number, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not number.is_finite()
+        or not _SPEC_NUMBER_MIN <= number <= _SPEC_NUMBER_MAX
+    ):
+        raise HardwareSpecError(
+            f"{where}: '{key}' must be a number from {_SPEC_NUMBER_MIN:.0e} to "
+            f"{_SPEC_NUMBER_MAX:.0e}, got {shown(value)}"
+        )
     return number
 
 

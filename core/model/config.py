@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import AnalyzerError, ConfigError
+from ..errors import AnalyzerError, ConfigError, shown
 from ..ops import ACT_FLOPS
 from .formats import DataFormat, config_format
 
@@ -20,14 +20,27 @@ _REQUIRED: Any = object()
 # Decoder layers a config may declare: far above any real model (the deepest have ~200), low
 # enough that per-layer work stays instant.
 MAX_LAYERS = 100_000
+# Any integer a config holds (a width, a count, a context length): int32's largest, as the
+# frameworks store them; far above any real model, low enough that every figure stays a finite
+# float.
+MAX_CONFIG_INTEGER = 2**31 - 1
+
+
+# A config or spec file larger than this is not one (the largest real configs are ~100 KB).
+MAX_FILE_BYTES = 64 * 2**20
 
 
 def read_text(path: Path, error: type[AnalyzerError], what: str) -> str:
-    """The text of `path`, or one `error` line saying why it cannot be read."""
+    """The text of `path`, a regular file of at most MAX_FILE_BYTES (a FIFO or a device would
+    block or never end), or one `error` line saying why it cannot be read."""
     try:
+        if not path.is_file():
+            raise error(f"{path}: cannot read {what} (not a regular file)")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise error(f"{path}: {what} is larger than {MAX_FILE_BYTES // 2**20} MiB")
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read {what} ({exc})") from None
+        raise error(f"{path}: cannot read {what} ({shown(str(exc), 200)})") from None
 
 
 def read_json(path: Path, error: type[AnalyzerError], what: str) -> Any:
@@ -39,6 +52,10 @@ def read_json(path: Path, error: type[AnalyzerError], what: str) -> Any:
         raise error(
             f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise error(f"{path}: {what} is nested too deeply to be a config") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise error(f"{path}: {what} holds a value JSON readers refuse ({exc})") from None
 
 
 class ConfigReader:
@@ -71,7 +88,12 @@ class ConfigReader:
     def _check_integer(self, key: str, value: Any, minimum: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ConfigError(
-                f"{self.where}: '{key}' must be an integer >= {minimum}, got {value!r}"
+                f"{self.where}: '{key}' must be an integer >= {minimum}, got {shown(value)}"
+            )
+        if value > MAX_CONFIG_INTEGER:
+            raise ConfigError(
+                f"{self.where}: '{key}' ({shown(value)}) exceeds the limit of "
+                f"{MAX_CONFIG_INTEGER:,} for a config integer"
             )
         return value
 
@@ -87,13 +109,13 @@ class ConfigReader:
     def flag(self, key: str, default: bool) -> bool:
         value = self._get(key, default)
         if not isinstance(value, bool):
-            raise ConfigError(f"{self.where}: '{key}' must be true or false, got {value!r}")
+            raise ConfigError(f"{self.where}: '{key}' must be true or false, got {shown(value)}")
         return value
 
     def text(self, key: str, default: Any = _REQUIRED) -> str:
         value = self._get(key, default)
         if not isinstance(value, str):
-            raise ConfigError(f"{self.where}: '{key}' must be a string, got {value!r}")
+            raise ConfigError(f"{self.where}: '{key}' must be a string, got {shown(value)}")
         return value
 
     def activation(self, key: str = "hidden_act", default: str = "silu") -> str:
@@ -112,10 +134,11 @@ class ConfigReader:
         if value is None:
             return None
         if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in value
+            isinstance(v, int) and not isinstance(v, bool) and minimum <= v <= MAX_CONFIG_INTEGER
+            for v in value
         ):
             raise ConfigError(
-                f"{self.where}: '{key}' must be a list of integers >= {minimum}, got {value!r}"
+                f"{self.where}: '{key}' must be a list of integers >= {minimum}, got {shown(value)}"
             )
         return value
 
@@ -154,14 +177,16 @@ class ConfigReader:
         if value is None:
             value, name = self._get("partial_rotary_factor", default), "partial_rotary_factor"
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-            raise ConfigError(f"{self.where}: '{name}' must be a number in (0, 1], got {value!r}")
+            raise ConfigError(
+                f"{self.where}: '{name}' must be a number in (0, 1], got {shown(value)}"
+            )
         return value
 
     def section(self, key: str) -> ConfigReader:
         """A nested config object (e.g. llama4's `text_config`)."""
         value = self._get(key, _REQUIRED)
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{self.where}: '{key}' must be an object, got {value!r}")
+            raise ConfigError(f"{self.where}: '{key}' must be an object, got {shown(value)}")
         return ConfigReader(value, self.model_type, key)
 
     def dtype(self, fallback: ConfigReader | None = None) -> DataFormat:

@@ -19,6 +19,9 @@ QueryGroups = tuple[tuple[tuple[int, int], int], ...]
 
 # Distinct query shapes one step may hold: per-shape work is a loop, so this bounds it.
 MAX_DISTINCT_QUERIES = 10_000
+# Tokens of one query (cached or new) and queries of one step: a million times any context or
+# batch, low enough that every figure of a step (FLOPs grow with its square) stays a finite float.
+MAX_COUNT = 10**15
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class QueryConfig:
                 problem = f"input tokens must be >= 1, got {new}"
             elif count < 1:
                 problem = f"a query group needs at least one query, got {count}"
+            elif max(cached, new, count) > MAX_COUNT:
+                problem = f"token and query counts are at most {MAX_COUNT:.0e}"
             if problem:
                 raise UsageError(f"query {index}: {problem}")
 
