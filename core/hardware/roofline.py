@@ -68,8 +68,9 @@ class HardwareResult:
     stage_rows: tuple[tuple[RowTiming, ...], ...]  # per stage, per row
     stage_times_s: tuple[float, ...]
     step_time_s: float
-    phase: str  # "decode" (every query brings 1 token), "prefill" (none has a cache), "mixed"
-    tokens_per_s: float  # decode: queries / step; prefill and mixed: input tokens / step
+    phase: str  # "decode" (every query brings 1 token), "prefill" (none has a cache), "mixed",
+    # "encode" (a vision encoder's pass)
+    tokens_per_s: float  # decode: queries / step; prefill, mixed, encode: input tokens / step
     bound: str  # the bound of the rows that take most of the step
     compute_utilization: float  # share of the device's peak compute achieved over the step
     bandwidth_utilization: float  # share of its peak memory bandwidth achieved over the step
@@ -209,6 +210,8 @@ def on_hardware(
 
     queries = report.queries
     phase = "decode" if queries.is_decode else "prefill" if queries.is_prefill else "mixed"
+    if report.tower == "vision":
+        phase = "encode"  # a vision encoder's pass: its tokens are the images' patches
     produced = queries.num_queries if phase == "decode" else queries.total_input_tokens
     storage = report.device_memory_bytes
     untimed = any(row.comm is not None for row in stage.rows) and not hw.interconnect_bandwidth

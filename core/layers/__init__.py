@@ -6,7 +6,7 @@ invariants all of them must hold (tests/unit/test_layers.py).
 """
 
 from .attention import Attention, QKNorm, windowed
-from .blocks import Block, Branch, NormLayout, block_rows
+from .blocks import Block, Branch, NormKind, NormLayout, block_rows
 from .compressed import CompressedAttention, Compressor, Indexer
 from .dsa import DsaIndexer
 from .gated_deltanet import GatedDeltaNet
@@ -51,6 +51,7 @@ __all__ = [
     "MlaMode",
     "Moe",
     "MoeWithDense",
+    "NormKind",
     "NormLayout",
     "PerLayerEmbedding",
     "PerLayerInput",

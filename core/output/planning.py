@@ -20,6 +20,7 @@ from ..serving.serving import Serving
 from .render import RENDERERS, report_json
 from .table import markdown_table
 from .units import format_bytes, format_rate, format_seconds, json_number
+from .vision import vision_csv, vision_json, vision_table
 
 if TYPE_CHECKING:
     from ..api import Analysis
@@ -30,6 +31,8 @@ def render_analysis(analysis: Analysis, fmt: str) -> str:
     a = analysis
     if fmt == "json":
         document = report_json(a.report, a.hardware, a.fits)
+        if a.vision is not None:
+            document["vision"] = vision_json(a, a.vision)
         if a.generation:
             document["generation"] = [generation_json(g) for g in a.generation]
         if a.serving:
@@ -39,8 +42,12 @@ def render_analysis(analysis: Analysis, fmt: str) -> str:
         rows = [generation_json(g) for g in a.generation] or [serving_json(s) for s in a.serving]
         return _csv(rows)
     text = RENDERERS[fmt](a.report, a.hardware, a.fits)
+    if a.vision is not None:
+        text += vision_csv(a.vision) if fmt == "csv" else vision_table(a, a.vision)
     if a.generation:
         text += generation_table(a.generation)
+        if a.vision is not None:
+            text += "With the images, TTFT includes the vision encoder's pass before the prefill.\n"
     if a.serving:
         text += serving_table(a.serving)
     return text
