@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base_parser import BaseModelConfigParser, TransformerMode
 from .errors import UsageError
@@ -36,7 +36,6 @@ from .hardware.roofline import Execution, HardwareResult, default_efficiency, on
 from .hardware.sizing import Fit, smallest_fit
 from .hardware.specs import CATALOG, HardwareSpec, resolve_hardware
 from .layers.mla import MlaMode
-from .model.images import ImageBatch, check_image_request
 from .model.parallel import SINGLE_DEVICE, Parallelism
 from .model.queries import QueryConfig
 from .model.report import Report, analyze
@@ -45,8 +44,10 @@ from .resolve import resolve_config
 from .serving.generation import Generation, generate, requests
 from .serving.plan import MAX_PLAN_CONCURRENCY, Plan, Targets, plan
 from .serving.serving import DEFAULT_MEMORY_UTILIZATION, DEFAULT_TOKEN_BUDGET, Serving, serve
-from .vision.prompt import VisionPass, encoder_pass, with_image_tokens
-from .vision.tower import VisionTower
+
+if TYPE_CHECKING:  # the vision modules load only when images are analyzed
+    from .vision.prompt import VisionPass
+    from .vision.tower import VisionTower
 
 ModelSource = str | Path | Mapping[str, Any]
 HardwareSource = str | Path | HardwareSpec
@@ -112,7 +113,7 @@ def load_vision(
 ) -> tuple[str, VisionTower]:
     """(source label, vision tower): the config resolved, its tower picked from VISION_REGISTRY
     by `model_type` (a one-line error for a model without one) and normalised once."""
-    from ..parsers import select_vision
+    from ..parsers.vision import select_vision
 
     source, config = _config(model)
     tower = select_vision(config)(
@@ -167,13 +168,19 @@ def analyze_model(
     serving `concurrency` clients of one query's input and output tokens (no cached tokens) on
     one replica of the split, a KV pool of `gpu_memory_utilization` of each device's memory and
     `token_budget` tokens per step (core/serving/serving.py)."""
-    check_image_request(images, image_size)
+    vision_mode = TransformerMode(mode) is TransformerMode.Vision
+    if vision_mode or images is not None or image_size is not None:
+        from .model.images import check_image_request  # modules loaded only with images
+
+        check_image_request(images, image_size)
     parallel = Parallelism(tensor_parallel, pipeline_parallel, expert_parallel)
     devices = resolve_devices(hardware)
     execution = Execution(execution)
     effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
     formats = {"weight_dtype": weight_dtype, "activation_dtype": activation_dtype}
-    if TransformerMode(mode) is TransformerMode.Vision:
+    if vision_mode:
+        from .model.images import ImageBatch
+
         if (tuple(cached_tokens), tuple(input_tokens), batch_size) != ((0,), (1,), None):
             raise UsageError(
                 "vision mode analyzes images: give --images and --image-size, not token lists "
@@ -212,7 +219,9 @@ def analyze_model(
             raise UsageError(
                 "--images with --concurrency is not modelled: serving takes text requests"
             )
-        from ..parsers import select_vision
+        from ..parsers.vision import select_vision
+        from .model.images import ImageBatch
+        from .vision.prompt import encoder_pass, with_image_tokens
 
         tower = select_vision(parser.config)(parser.config, **formats)
         per_query = ImageBatch(images, tower.grid(image_size))

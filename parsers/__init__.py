@@ -2,7 +2,8 @@
 
 `PARSER_REGISTRY` is one literal table: each key is a `model_type` string as HuggingFace configs
 spell it, each value the parser class written for it. Aliases are explicit rows. There is no
-fallback: an unknown type is an error that lists the supported ones.
+fallback: an unknown type is an error that lists the supported ones. Vision towers have their
+own table, `parsers.vision.VISION_REGISTRY` (imported only when images are analyzed).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 from ..core.base_parser import BaseModelConfigParser
 from ..core.errors import ConfigError, UnsupportedModelError
-from ..core.vision.tower import VisionTower
 from .deepseek import DeepseekV2ConfigParser, DeepseekV3ConfigParser
 from .deepseek_v4 import DeepseekV4ConfigParser
 from .deepseek_v32 import DeepseekV32ConfigParser
@@ -36,10 +36,6 @@ from .qwen3 import Qwen3ConfigParser
 from .qwen3_5 import Qwen3_5ConfigParser
 from .qwen3_5_moe import Qwen3_5MoeConfigParser
 from .qwen3_moe import Qwen3MoeConfigParser
-from .vision_gemma4 import Gemma4VisionTower
-from .vision_llama4 import Llama4VisionTower
-from .vision_moonvit import MoonVitTower
-from .vision_qwen import Qwen3_5VisionTower, Qwen3VLVisionTower
 
 PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
     "llama": LlamaConfigParser,
@@ -78,36 +74,8 @@ PARSER_REGISTRY: dict[str, type[BaseModelConfigParser]] = {
 }
 
 
-# The vision towers (`--mode vision`, `--images`), by the multimodal config's `model_type`: one
-# literal table, aliases as explicit rows, as PARSER_REGISTRY. A type missing here has no vision
-# tower this version models.
-VISION_REGISTRY: dict[str, type[VisionTower]] = {
-    "qwen3_vl": Qwen3VLVisionTower,
-    "qwen3_vl_moe": Qwen3VLVisionTower,  # alias: Qwen3-VL-MoE's tower is Qwen3-VL's
-    "qwen3_5": Qwen3_5VisionTower,
-    "qwen3_5_moe": Qwen3_5VisionTower,  # alias: Qwen3.5-MoE's (and Qwen3.6's) tower
-    "gemma4": Gemma4VisionTower,
-    "llama4": Llama4VisionTower,
-    "kimi_k25": MoonVitTower,
-}
-
-
 def supported_model_types() -> list[str]:
     return sorted(PARSER_REGISTRY)
-
-
-def select_vision(config: Mapping[str, Any]) -> type[VisionTower]:
-    """The vision tower of `config` (a supported model, `select_parser` checked), dispatched on
-    its `model_type`; an error naming the types that have one otherwise."""
-    select_parser(config)  # a supported, well-formed model first
-    model_type = str(config.get("model_type"))
-    tower = VISION_REGISTRY.get(model_type)
-    if tower is None:
-        raise UnsupportedModelError(
-            f"{model_type}: no vision tower (a text-only model type); vision mode and --images "
-            f"need one of: {', '.join(sorted(VISION_REGISTRY))}"
-        )
-    return tower
 
 
 def select_parser(config: Mapping[str, Any]) -> type[BaseModelConfigParser]:
@@ -135,7 +103,6 @@ def select_parser(config: Mapping[str, Any]) -> type[BaseModelConfigParser]:
 
 __all__ = [
     "PARSER_REGISTRY",
-    "VISION_REGISTRY",
     "DeepseekV2ConfigParser",
     "DeepseekV3ConfigParser",
     "DeepseekV4ConfigParser",
@@ -161,6 +128,5 @@ __all__ = [
     "Qwen3_5ConfigParser",
     "Qwen3_5MoeConfigParser",
     "select_parser",
-    "select_vision",
     "supported_model_types",
 ]

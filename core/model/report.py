@@ -13,19 +13,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..layers.blocks import Block, block_rows
 from ..layers.ends import StoragePart
 from ..ops import Cost, Number
 from .builder import OpBuilder
 from .formats import lookup_format
-from .images import ImageBatch
 from .parallel import SINGLE_DEVICE, Parallelism
 from .precision import Precision
 from .queries import QueryConfig
 from .rows import Category, Row, merge_block_rows
 from .state import Growth, StateFormat
+
+if TYPE_CHECKING:
+    from .images import ImageBatch
 
 
 class Depth(Protocol):

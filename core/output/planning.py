@@ -20,7 +20,6 @@ from ..serving.serving import Serving
 from .render import RENDERERS, report_json
 from .table import markdown_table
 from .units import format_bytes, format_rate, format_seconds, json_number
-from .vision import vision_csv, vision_json, vision_table
 
 if TYPE_CHECKING:
     from ..api import Analysis
@@ -32,6 +31,8 @@ def render_analysis(analysis: Analysis, fmt: str) -> str:
     if fmt == "json":
         document = report_json(a.report, a.hardware, a.fits)
         if a.vision is not None:
+            from .vision import vision_json
+
             document["vision"] = vision_json(a, a.vision)
         if a.generation:
             document["generation"] = [generation_json(g) for g in a.generation]
@@ -43,6 +44,8 @@ def render_analysis(analysis: Analysis, fmt: str) -> str:
         return _csv(rows)
     text = RENDERERS[fmt](a.report, a.hardware, a.fits)
     if a.vision is not None:
+        from .vision import vision_csv, vision_table
+
         text += vision_csv(a.vision) if fmt == "csv" else vision_table(a, a.vision)
     if a.generation:
         text += generation_table(a.generation)

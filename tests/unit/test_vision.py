@@ -18,7 +18,8 @@ from transformer_roofline.core.model.parallel import Parallelism
 from transformer_roofline.core.model.queries import QueryConfig
 from transformer_roofline.core.model.report import Report, analyze
 from transformer_roofline.core.model.rows import OpKind
-from transformer_roofline.parsers import PARSER_REGISTRY, VISION_REGISTRY
+from transformer_roofline.parsers import PARSER_REGISTRY
+from transformer_roofline.parsers.vision import VISION_REGISTRY
 
 CONFIGS = ROOT / "tests" / "end-to-end" / "configs"
 TINY = {

@@ -33,13 +33,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.errors import ConfigError, UsageError
-from ..core.layers import Attention, Block, DenseMlp, NormKind, NormLayout, QKNorm
-from ..core.model.config import ConfigReader
-from ..core.model.images import ImageGrid
-from ..core.model.masks import AttentionPattern
-from ..core.vision.ends import PositionTable, Step, VisionEnds
-from ..core.vision.tower import (
+from ...core.errors import ConfigError, UsageError
+from ...core.layers import Attention, Block, DenseMlp, NormKind, NormLayout, QKNorm
+from ...core.model.config import ConfigReader
+from ...core.model.images import ImageGrid
+from ...core.model.masks import AttentionPattern
+from ...core.vision.ends import PositionTable, Step, VisionEnds
+from ...core.vision.tower import (
     VisionDims,
     VisionTower,
     text_hidden_size,

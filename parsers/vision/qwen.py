@@ -35,12 +35,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.errors import ConfigError, UsageError
-from ..core.layers import Attention, Block, DenseMlp, NormKind, NormLayout
-from ..core.model.images import ImageGrid
-from ..core.model.masks import AttentionPattern
-from ..core.vision.ends import PositionTable, Step, VisionEnds
-from ..core.vision.tower import VisionDims, VisionTower, vision_dtype, vision_section
+from ...core.errors import ConfigError, UsageError
+from ...core.layers import Attention, Block, DenseMlp, NormKind, NormLayout
+from ...core.model.images import ImageGrid
+from ...core.model.masks import AttentionPattern
+from ...core.vision.ends import PositionTable, Step, VisionEnds
+from ...core.vision.tower import VisionDims, VisionTower, vision_dtype, vision_section
 
 # The Qwen3-VL / Qwen3.5 checkpoints' preprocessor_config.json `size` (pixels).
 MIN_PIXELS = 65_536

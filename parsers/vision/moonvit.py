@@ -29,13 +29,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.errors import ConfigError
-from ..core.layers import Attention, Block, DenseMlp, NormKind, NormLayout
-from ..core.model.config import ConfigReader
-from ..core.model.images import ImageGrid
-from ..core.model.masks import AttentionPattern
-from ..core.vision.ends import PositionTable, Step, VisionEnds
-from ..core.vision.tower import (
+from ...core.errors import ConfigError
+from ...core.layers import Attention, Block, DenseMlp, NormKind, NormLayout
+from ...core.model.config import ConfigReader
+from ...core.model.images import ImageGrid
+from ...core.model.masks import AttentionPattern
+from ...core.vision.ends import PositionTable, Step, VisionEnds
+from ...core.vision.tower import (
     VisionDims,
     VisionTower,
     text_hidden_size,
