@@ -88,6 +88,17 @@ class ImageBatch:
         return QueryConfig.uniform(self.sequences, 0, self.grid.sequence_tokens)
 
     def describe(self) -> str:
+        """What the processor made of them: '2 images of 1080x1920 px -> 1008x1680 (3x5 tiles +
+        1 global) -> 2,304 tokens each'."""
         if self.count == 1:
             return f"1 image of {self.grid.describe()}"
         return f"{self.count} images of {self.grid.describe()} each"
+
+    def summary(self) -> str:
+        """'2 images of 1080x1920 px, 2,304 tokens each'."""
+        h, w = self.grid.size
+        each = " each" if self.count > 1 else ""
+        return (
+            f"{self.count} image{'s' if self.count > 1 else ''} of {h}x{w} px, "
+            f"{self.grid.tokens:,} tokens{each}"
+        )

@@ -73,19 +73,31 @@ def _block_count(row: Row, stage: Stage) -> str:
 
 
 def describe_queries(report: Report) -> str:
-    """'8 x (1024 cached + 1 input)', groups of identical queries in first-seen order; with
-    images, what they are."""
+    """'8 x (1024 cached + 1 input)', groups of identical queries in first-seen order; a vision
+    encoder's images: '2 images of 1080x1920 px, 2,304 tokens each'."""
     images = report.images
     if images is None:
         return report.queries.describe()
     if report.tower == "vision":
-        grid = images.grid
+        return images.summary()
+    return f"{report.queries.describe()} with {images.summary()} per query"
+
+
+def _inputs_line(report: Report) -> str:
+    """The table's line on the step's inputs: its queries, and what its images became."""
+    images = report.images
+    if images is None:
+        return f"Queries: {describe_queries(report)}"
+    if report.tower == "vision":
         return (
-            f"{images.describe()}; the encoder runs {images.sequences:,} sequence"
-            f"{'s' if images.sequences > 1 else ''} of {grid.sequence_tokens:,} positions"
+            f"Images: {images.describe()}; the encoder runs {images.sequences:,} sequence"
+            f"{'s' if images.sequences > 1 else ''} of {images.grid.sequence_tokens:,} positions"
         )
     held = f" ({images.tokens:,} tokens)" if images.count > 1 else ""
-    return f"{report.queries.describe()}; each query's input holds {images.describe()}{held}"
+    return (
+        f"Queries: {report.queries.describe()}; each query's input holds "
+        f"{images.describe()}{held}"
+    )
 
 
 def _title(report: Report) -> str:
@@ -148,7 +160,7 @@ def render_table(report: Report, hardware: Hardware = (), fits: Fits = ()) -> st
     lines = [
         _title(report),
         f"Formats: {report.precision.describe()}",
-        f"{'Images' if report.tower == 'vision' else 'Queries'}: {describe_queries(report)}",
+        _inputs_line(report),
     ]
     if report.parallel.devices > 1:
         where = (

@@ -130,12 +130,9 @@ class VisionEnds:
             raise ValueError("vision ends used before an image size was set")
         return self.grid
 
-    def _sequences(self, queries: QueryConfig) -> int:
-        return queries.num_queries
-
     def embedding_rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         """The patch embedding and the position table (first stage)."""
-        sequences, positions = self._sequences(queries), queries.total_input_tokens
+        sequences, positions = queries.num_queries, queries.total_input_tokens
         patches = positions - (sequences if self.cls else 0)
         h, fmt = self.hidden_size, ops.precision.weight_for(Category.EMBEDDING)
         rows = [
@@ -177,7 +174,7 @@ class VisionEnds:
     def head_rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]:
         """The final norm, the merge and the projector (last stage)."""
         grid, h = self._grid(), self.hidden_size
-        sequences, positions = self._sequences(queries), queries.total_input_tokens
+        sequences, positions = queries.num_queries, queries.total_input_tokens
         tokens = sequences * grid.tokens_per_sequence  # image tokens out
         rows: list[Row] = []
         if self.final_norm:
