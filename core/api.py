@@ -15,6 +15,9 @@
     # the best deployments under latency targets
     plan_model("meta-llama/Llama-3.1-70B", input_tokens=2048, output_tokens=512,
                ttft_slo=2.0, tpot_slo=0.05).best[0]
+    # the vision encoder of a multimodal model over 2 images, and images in a text prompt
+    analyze_model("path/to/Qwen3-VL-8B", mode="vision", images=2, image_size=(1080, 1920))
+    analyze_model("path/to/Qwen3-VL-8B", input_tokens=[200], images=2, hardware=[...]).vision
 
 `model` is a config dict, a path to a config.json or its directory, or a hub name (bundled, or
 fetched). Errors are `core.errors.AnalyzerError`s with one-line messages.
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .base_parser import BaseModelConfigParser, TransformerMode
 from .errors import UsageError
+from .hardware.execution import Execution
 from .layers.mla import MlaMode
 from .model.parallel import SINGLE_DEVICE, Parallelism
 from .model.queries import QueryConfig
@@ -41,16 +45,19 @@ from .serving.defaults import (
     MAX_PLAN_CONCURRENCY,
 )
 
-# Hardware, serving and the plan are imported by the calls that use them: a step without
-# hardware does not load them (benchmarks/bench.py measures a CLI run).
+# Hardware, serving, the plan and the vision modules are imported by the calls that use them:
+# a step without hardware does not load them (benchmarks/bench.py measures a CLI run).
 if TYPE_CHECKING:
-    from .hardware.roofline import Execution, HardwareResult
+    from .hardware.efficiency import Efficiency
+    from .hardware.roofline import HardwareResult
     from .hardware.sizing import Fit
     from .hardware.specs import HardwareSpec
     from .output.terminal import Display
     from .serving.generation import Generation
     from .serving.plan import Plan
     from .serving.serving import Serving
+    from .vision.prompt import VisionPass
+    from .vision.tower import VisionTower
 
 ModelSource: TypeAlias = "str | Path | Mapping[str, Any]"
 HardwareSource: TypeAlias = "str | Path | HardwareSpec"
@@ -66,6 +73,7 @@ class Analysis:
     fits: tuple[Fit | None, ...] = ()  # per hardware: the smallest split that holds the step
     generation: tuple[Generation, ...] = ()  # per hardware, with output tokens
     serving: tuple[Serving, ...] = ()  # per hardware, with a concurrency
+    vision: VisionPass | None = None  # the encoder's pass over a text prompt's images
 
     def render(self, fmt: str = "table", display: Display | None = None) -> str:
         """The CLI's output in `fmt` ("table", "json" or "csv"); a table fits `display`
@@ -74,6 +82,14 @@ class Analysis:
         from .output.terminal import PLAIN
 
         return render_analysis(self, fmt, display or PLAIN)
+
+
+def _config(model: ModelSource) -> tuple[str, dict[str, Any]]:
+    """(source label, raw config) of a config dict, path or hub name."""
+    if isinstance(model, Mapping):
+        return "<config dict>", dict(model)
+    resolved = resolve_config(str(model))
+    return resolved.source, resolved.config
 
 
 def load_model(
@@ -86,24 +102,38 @@ def load_model(
     mode: str | TransformerMode = TransformerMode.Text,
 ) -> tuple[str, BaseModelConfigParser]:
     """(source label, parser): the config resolved, its parser picked from PARSER_REGISTRY by
-    `model_type` and normalised once. Reuse the parser to analyse many batches fast."""
+    `model_type` and normalised once. Reuse the parser to analyse many batches fast. The parser
+    models the text decoder: `load_vision` gives the vision tower."""
     from ..parsers import select_parser  # parsers import core: resolved at call time
 
-    if isinstance(model, Mapping):
-        source, config = "<config dict>", dict(model)
-    else:
-        resolved = resolve_config(str(model))
-        source, config = resolved.source, resolved.config
-    parser_cls = select_parser(config)
-    parser = parser_cls(
+    if TransformerMode(mode) is not TransformerMode.Text:
+        raise UsageError(
+            "this analyzes text steps (sweeps, plans); the vision tower is --mode vision's "
+            "single analysis (analyze_model(mode='vision'), load_vision)"
+        )
+    source, config = _config(model)
+    parser = select_parser(config)(
         config,
-        mode=TransformerMode(mode),
         weight_dtype=weight_dtype,
         activation_dtype=activation_dtype,
         kv_cache_dtype=kv_cache_dtype,
         mla=MlaMode(mla),
     )
     return source, parser
+
+
+def load_vision(
+    model: ModelSource, *, weight_dtype: str | None = None, activation_dtype: str | None = None
+) -> tuple[str, VisionTower]:
+    """(source label, vision tower): the config resolved, its tower picked from VISION_REGISTRY
+    by `model_type` (a one-line error for a model without one) and normalised once."""
+    from ..parsers.vision import select_vision
+
+    source, config = _config(model)
+    tower = select_vision(config)(
+        config, weight_dtype=weight_dtype, activation_dtype=activation_dtype
+    )
+    return source, tower
 
 
 def resolve_devices(hardware: Iterable[HardwareSource]) -> list[HardwareSpec]:
@@ -138,38 +168,103 @@ def analyze_model(
     concurrency: int | None = None,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     gpu_memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
+    images: int | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> Analysis:
     """Analyse one step of a batch (per-query cached and input tokens, repeated to `batch_size`)
     of `model`, optionally on `hardware`, one device's share under the given parallelism. The
-    formats, `mla` and `mode` are `load_model`'s; `efficiency_profile` and `efficiency` (parameter
+    formats and `mla` are `load_model`'s; `efficiency_profile` and `efficiency` (parameter
     values) choose the expected estimate's parameters (core/hardware/efficiency.py).
+
+    `mode="vision"`: the vision encoder's pass (and projector) over `images` images (default 1)
+    of `image_size` (height, width px; default the tower's native size) instead of a text step
+    (core/vision/). In text mode, `images`: every query also brings that many images, whose
+    tokens join its input and whose encoder pass precedes the step (`Analysis.vision`; with
+    hardware the generation's time to first token includes it; core/vision/prompt.py).
 
     With `output_tokens` (one for all queries, or one per query) and hardware: the whole
     generation of the batch on each device (core/serving/generation.py). With `concurrency` too:
     serving `concurrency` clients of one query's input and output tokens (no cached tokens) on
     one replica of the split, a KV pool of `gpu_memory_utilization` of each device's memory and
     `token_budget` tokens per step (core/serving/serving.py)."""
-    queries = QueryConfig.from_lists(cached_tokens, input_tokens, batch_size)
+    vision_mode = TransformerMode(mode) is TransformerMode.Vision
+    if vision_mode or images is not None or image_size is not None:
+        from .model.images import check_image_request  # modules loaded only with images
+
+        check_image_request(images, image_size)
     parallel = Parallelism(tensor_parallel, pipeline_parallel, expert_parallel)
     devices = resolve_devices(hardware)
+    formats = {"weight_dtype": weight_dtype, "activation_dtype": activation_dtype}
+    effs: list[Efficiency] = []
+    execution = Execution(execution)
+    if devices:  # a step without hardware loads no hardware module
+        from .hardware.roofline import default_efficiency
+
+        effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
+    if vision_mode:
+        from .hardware.roofline import on_hardware
+        from .hardware.sizing import smallest_fit
+        from .model.images import ImageBatch
+
+        if (tuple(cached_tokens), tuple(input_tokens), batch_size) != ((0,), (1,), None):
+            raise UsageError(
+                "vision mode analyzes images: give --images and --image-size, not token lists "
+                "or --batch-size"
+            )
+        if output_tokens is not None or concurrency is not None:
+            raise UsageError(
+                "vision mode analyzes one encoder pass: --output-tokens and --concurrency are "
+                "for text (images in a text prompt: --images in text mode)"
+            )
+        source, tower = load_vision(model, **formats)
+        batch = ImageBatch(images or 1, tower.grid(image_size))
+        encoder, queries = tower.encoder(batch.grid), batch.queries()
+        report = analyze(encoder, queries, parallel, source, batch)
+        results = tuple(
+            on_hardware(report, hw, execution, eff) for hw, eff in zip(devices, effs, strict=True)
+        )
+        fits = tuple(
+            smallest_fit(encoder, queries, hw, execution=execution)
+            for hw in (devices if find_smallest_fit else ())
+        )
+        return Analysis(report, results, fits)
+    if image_size is not None and images is None:
+        raise UsageError("--image-size needs --images (or --mode vision)")
+    queries = QueryConfig.from_lists(cached_tokens, input_tokens, batch_size)
     source, parser = load_model(
         model,
         weight_dtype=weight_dtype,
         activation_dtype=activation_dtype,
         kv_cache_dtype=kv_cache_dtype,
         mla=mla,
-        mode=mode,
     )
-    report = analyze(parser, queries, parallel, source=source)
+    vision = None
+    if images is not None:
+        if concurrency is not None:
+            raise UsageError(
+                "--images with --concurrency is not modelled: serving takes text requests"
+            )
+        from ..parsers.vision import select_vision
+        from .model.images import ImageBatch
+        from .vision.prompt import encoder_pass, with_image_tokens
+
+        tower = select_vision(parser.config)(parser.config, **formats)
+        per_query = ImageBatch(images, tower.grid(image_size))
+        every = ImageBatch(images * queries.num_queries, per_query.grid)
+        vision = encoder_pass(
+            tower, every, parallel, list(zip(devices, effs, strict=True)), execution, source
+        )
+        queries = with_image_tokens(queries, per_query)
+        report = analyze(parser, queries, parallel, source, per_query)
+    else:
+        report = analyze(parser, queries, parallel, source=source)
     if (output_tokens is not None or concurrency is not None) and not devices:
         raise UsageError("--output-tokens and --concurrency need --hardware: they report times")
-    if not devices:
+    if not devices and vision is None:
         return Analysis(report)
-    from .hardware.roofline import Execution, default_efficiency, on_hardware
+    from .hardware.roofline import on_hardware
     from .hardware.sizing import smallest_fit
 
-    execution = Execution(execution)
-    effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]
     results = tuple(
         on_hardware(report, hw, execution, eff) for hw, eff in zip(devices, effs, strict=True)
     )
@@ -205,11 +300,21 @@ def analyze_model(
         from .serving.generation import generate, requests
 
         batch = requests(queries, output_tokens)
+        encoders = vision.hardware if vision is not None else [None] * len(devices)
         generation = tuple(
-            generate(parser, batch, hw, eff, parallel, execution)
-            for hw, eff in zip(devices, effs, strict=True)
+            generate(
+                parser,
+                batch,
+                hw,
+                eff,
+                parallel,
+                execution,
+                (0.0, 0.0) if enc is None else (enc.latency_s, enc.expected_latency_s),
+                0 if vision is None else vision.weight_bytes,
+            )
+            for hw, eff, enc in zip(devices, effs, encoders, strict=True)
         )
-    return Analysis(report, results, fits, generation, serving)
+    return Analysis(report, results, fits, generation, serving, vision)
 
 
 def _one_request(queries: QueryConfig, output_tokens: Sequence[int] | None) -> tuple[int, int]:
@@ -251,7 +356,7 @@ def plan_model(
     targets, over `hardware` (default: the whole catalog), every split of up to `max_devices`
     devices and concurrencies 1 to `max_concurrency`, best first (core/serving/plan.py).
     `progress(done, total)` hears how many (device, split) searches are done."""
-    from .hardware.roofline import Execution, default_efficiency
+    from .hardware.roofline import default_efficiency
     from .hardware.specs import CATALOG
     from .serving.plan import Targets, plan
 
@@ -342,7 +447,7 @@ def sweep(
     else:
         parser = load_model(model, **options)[1]
     from .hardware.grid import batch_curves  # numpy: loaded by grids only
-    from .hardware.roofline import Execution, default_efficiency
+    from .hardware.roofline import default_efficiency
 
     devices = resolve_devices(hardware)
     effs = [default_efficiency(hw, efficiency_profile, efficiency) for hw in devices]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
-from .errors import UnsupportedModelError, UsageError
+from .errors import UsageError
 from .layers.blocks import Block
 from .layers.ends import ModelEnds
 from .layers.mla import MlaMode
@@ -29,7 +29,8 @@ from .model.precision import resolve_precision
 
 
 class TransformerMode(Enum):
-    """Which tower of a model is analyzed."""
+    """Which tower of a model is analyzed: the text decoder (a parser) or the vision encoder
+    (a vision tower, core/vision/tower.py)."""
 
     Text = "text"
     Vision = "vision"
@@ -98,22 +99,18 @@ class BaseModelConfigParser(ABC):
     """Gemma's RMSNorm multiplies by (1 + gain) instead of gain."""
     embedding_scale: ClassVar[bool] = False
     """Gemma multiplies the embeddings by sqrt(hidden_size)."""
+    tower: ClassVar[str] = "text"
+    """What a report of it shows: the text decoder (a vision encoder's reports say "vision")."""
 
     def __init__(
         self,
         config: Mapping[str, Any],
         *,
-        mode: TransformerMode = TransformerMode.Text,
         weight_dtype: str | None = None,
         activation_dtype: str | None = None,
         kv_cache_dtype: str | None = None,
         mla: MlaMode = MlaMode.AUTO,
     ) -> None:
-        if mode is not TransformerMode.Text:
-            raise UnsupportedModelError(
-                f"{self.model_type}: {mode.value} mode is not supported; only the text decoder "
-                "is modelled"
-            )
         self.config = config
         self.mla_mode = mla  # the MLA cost model, for families with latent attention
         self.dims = self.normalize_config(config)

@@ -100,7 +100,8 @@ EXIT_CODES: dict[int, str] = {
     UsageError.exit_code: "bad command-line arguments (token lists, batch size, option values)",
     ConfigNotFoundError.exit_code: "config not found: not a file, not bundled, Hub unreachable",
     ConfigError.exit_code: "invalid config: malformed JSON, missing or invalid field",
-    UnsupportedModelError.exit_code: "unsupported model type, architecture or mode",
+    UnsupportedModelError.exit_code: "unsupported model type, architecture or mode (vision on a "
+    "model without a vision tower)",
     HardwareSpecError.exit_code: "unknown hardware name or invalid hardware spec",
     InfeasibleError.exit_code: "--plan: no deployment meets the targets (the message names the "
     "binding one)",

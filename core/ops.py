@@ -184,6 +184,50 @@ def layernorm(rows: int, width: int, *, w_act: Number, w_weight: Number, bias: b
     )
 
 
+def position_embedding(
+    tokens: int,
+    width: int,
+    *,
+    taps: int,
+    weighted: bool,
+    rows_read: int,
+    w_weight: Number,
+    w_act: Number,
+) -> Cost:
+    """A learned position table added to `tokens` patch embeddings of `width`: each token gets the
+    sum of `taps` table rows (bilinear resampling: 4 rows weighted by the interpolation weights,
+    bicubic: 16; a plain lookup: 1 row per axis, unweighted).
+
+    NB: per element, `taps` adds (summing the rows and adding the sum to the embedding), and with
+        `weighted` one multiply per row. The table rows the step touches (`rows_read`, at most
+        the table) are read once as weights; the embeddings are read and written once. The
+        interpolation indices and weights (computed once per image size) are not counted.
+    """
+    elements = tokens * width
+    return Cost(
+        flops=(2 if weighted else 1) * taps * elements,
+        weight_bytes=rows_read * width * w_weight,
+        input_bytes=elements * w_act,
+        output_bytes=elements * w_act,
+    )
+
+
+def average_pool(outputs: int, window: int, width: int, *, w: Number) -> Cost:
+    """The mean of `window` vectors of `width` into each of `outputs` vectors (Gemma 4's 3x3
+    pooling of vision patches into soft tokens).
+
+    NB: window - 1 adds and one multiply by 1/window = `window` FLOPs per output element. Reads
+        the window's vectors, writes the outputs. (HF runs it as a one-hot matmul in float32,
+        2*outputs*inputs*width FLOPs over every input position; an engine averages.)
+    """
+    elements = outputs * width
+    return Cost(
+        flops=window * elements,
+        input_bytes=window * elements * w,
+        output_bytes=elements * w,
+    )
+
+
 def act_mul(tokens: int, width: int, act: str, *, w: Number) -> Cost:
     """Gated activation act(gate) * up over `width` features per token.
 

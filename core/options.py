@@ -156,8 +156,8 @@ class Option:
 
     flag: str
     help: str | Callable[[], str]
-    metavar: str | None = None
-    nargs: str | None = None
+    metavar: str | tuple[str, ...] | None = None
+    nargs: str | int | None = None
     type: Callable[[str], Any] | None = None
     default: Any = None
     choices: Sequence[str] | None = None
@@ -244,10 +244,28 @@ SECTIONS: tuple[tuple[str, tuple[Option, ...]], ...] = (
             ),
             Option(
                 "--mode",
-                "which tower to analyze (default: text; vision is not supported yet), "
-                "e.g. --mode text",
+                "which tower to analyze: the text decoder (default) or the vision encoder and "
+                "its projector over --images at --image-size (multimodal configs), "
+                "e.g. --mode vision",
                 choices=[mode.value for mode in TransformerMode],
                 default=TransformerMode.Text.value,
+            ),
+            Option(
+                "--images",
+                "images: in vision mode, how many the encoder runs over (default 1); in text "
+                "mode, each query also brings N images whose tokens join its input and whose "
+                "encoder pass runs before the step, e.g. --images 2",
+                metavar="N",
+                type=int,
+            ),
+            Option(
+                "--image-size",
+                "the images' height and width in pixels (default: the vision tower's native "
+                "size); the family's image processor resizes and tiles them, "
+                "e.g. --image-size 1080 1920",
+                metavar=("H", "W"),
+                nargs=2,
+                type=int,
             ),
         ),
     ),
@@ -463,6 +481,9 @@ examples:
   # batch sizes 1 to 256 at contexts 4k and 32k, as CSV
   ./{PROG} --sweep-batch-size 1:256:x2 --sweep-cached-tokens 4k 32k --hardware H100-SXM5-80GB \\
       --format csv -- meta-llama/Llama-3.1-8B
+  # the vision encoder of a multimodal model over two 1080p images; images in a prompt
+  ./{PROG} --mode vision --images 2 --image-size 1080 1920 -- path/to/Qwen3-VL/config.json
+  ./{PROG} --input-tokens 200 --images 2 --hardware H100-SXM5-80GB -- path/to/config.json
   # the bundled configs and accelerators
   ./{PROG} --list-models
   ./{PROG} --list-hardware

@@ -4,7 +4,8 @@
 spell it, each value the parser class written for it, as `"module:Class"` in this package. Aliases
 are explicit rows. There is no fallback: an unknown type is an error that lists the supported
 ones. A class is imported the first time its row is looked up (core/lazy.py): a run loads only
-its model's family.
+its model's family. Vision towers have
+their own table, `parsers.vision.VISION_REGISTRY` (imported only when images are analyzed).
 """
 
 from __future__ import annotations

@@ -580,6 +580,26 @@ def measure_text(built: Built, long_tokens: list[int]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- vision towers
 
 IMAGE_SIZES = ((224, 224), (448, 448), (896, 896), (1024, 768), (1920, 1080))  # (width, height)
+# More sizes whose image tokens are recorded: tiny, odd, extreme aspect ratios, past every cap.
+EXTRA_IMAGE_SIZES = (
+    (1, 1),
+    (17, 23),
+    (640, 480),
+    (1280, 720),
+    (333, 777),
+    (100, 3000),
+    (3000, 100),
+    (5000, 30),
+    (239, 239),
+    (240, 240),
+    (1805, 1805),
+    (1806, 1806),
+    (2048, 2048),
+    (4032, 3024),
+    (6000, 4000),
+)
+# Sizes (besides the native one) whose vision FLOPs are measured.
+FLOP_SIZES = ((448, 448), (1024, 768))
 # Qwen3-VL / Qwen3.5 checkpoints ship preprocessor_config.json with these pixel bounds (not the
 # Qwen2-VL class defaults 56*56 .. 28*28*1280); the Hub cannot be reached from here.
 QWEN_MIN_PIXELS, QWEN_MAX_PIXELS = 65536, 16777216
@@ -1048,14 +1068,15 @@ def measure_vision(built: Built) -> dict[str, Any]:
     }
     out["image_tokens"] = {}
     native = NATIVE_SIZES[family]
-    for w, h in (native, *IMAGE_SIZES):
+    for w, h in (native, *IMAGE_SIZES, *EXTRA_IMAGE_SIZES):
         geometry = image_geometry(built, w, h)
         out["image_tokens"][f"{w}x{h}"] = {
             k: v for k, v in geometry.items() if not k.startswith("_")
         }
     out["flops_native"] = vision_flops(built, *native)
-    if native != (448, 448):
-        out["flops_448x448"] = vision_flops(built, 448, 448)
+    for w, h in FLOP_SIZES:
+        if (w, h) != native:
+            out[f"flops_{w}x{h}"] = vision_flops(built, w, h)
     return out
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 from fractions import Fraction
 from typing import Any
 
@@ -36,12 +35,8 @@ from ..model.report import Report, Stage
 from ..model.rows import OpKind, Row
 from ..ops import Number
 from .efficiency import Efficiency, default_profile, efficiency_for
+from .execution import Execution as Execution  # where the enum lives: a small module
 from .specs import HardwareSpec
-
-
-class Execution(Enum):
-    FUSED = "fused"
-    EAGER = "eager"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +63,9 @@ class HardwareResult:
     stage_rows: tuple[tuple[RowTiming, ...], ...]  # per stage, per row
     stage_times_s: tuple[float, ...]
     step_time_s: float
-    phase: str  # "decode" (every query brings 1 token), "prefill" (none has a cache), "mixed"
-    tokens_per_s: float  # decode: queries / step; prefill and mixed: input tokens / step
+    phase: str  # "decode" (every query brings 1 token), "prefill" (none has a cache), "mixed",
+    # "encode" (a vision encoder's pass)
+    tokens_per_s: float  # decode: queries / step; prefill, mixed, encode: input tokens / step
     bound: str  # the bound of the rows that take most of the step
     compute_utilization: float  # share of the device's peak compute achieved over the step
     bandwidth_utilization: float  # share of its peak memory bandwidth achieved over the step
@@ -203,6 +199,8 @@ def on_hardware(
 
     queries = report.queries
     phase = "decode" if queries.is_decode else "prefill" if queries.is_prefill else "mixed"
+    if report.tower == "vision":
+        phase = "encode"  # a vision encoder's pass: its tokens are the images' patches
     produced = queries.num_queries if phase == "decode" else queries.total_input_tokens
     storage = report.device_memory_bytes
     untimed = any(row.comm is not None for row in stage.rows) and not hw.interconnect_bandwidth

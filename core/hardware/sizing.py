@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..base_parser import BaseModelConfigParser
 from ..errors import UsageError
 from ..model.parallel import Parallelism
 from ..model.queries import QueryConfig
-from ..model.report import analyze
+from ..model.report import LayerStack, analyze
 from .roofline import Execution, on_hardware
 from .specs import HardwareSpec
 
@@ -24,7 +23,7 @@ class Fit:
 
 
 def smallest_fit(
-    parser: BaseModelConfigParser,
+    parser: LayerStack,
     queries: QueryConfig,
     hw: HardwareSpec,
     *,

@@ -16,7 +16,7 @@ from ..lazy import LazyTable, exports
 
 if TYPE_CHECKING:
     from .attention import Attention, QKNorm, windowed
-    from .blocks import Block, Branch, NormLayout, block_rows
+    from .blocks import Block, Branch, NormKind, NormLayout, block_rows
     from .compressed import CompressedAttention, Compressor, Indexer
     from .dsa import DsaIndexer
     from .gated_deltanet import GatedDeltaNet
@@ -50,7 +50,7 @@ _EXPORTS = exports(
     __name__,
     {
         "attention": ("Attention", "QKNorm", "windowed"),
-        "blocks": ("Block", "Branch", "NormLayout", "block_rows"),
+        "blocks": ("Block", "Branch", "NormKind", "NormLayout", "block_rows"),
         "compressed": ("CompressedAttention", "Compressor", "Indexer"),
         "dsa": ("DsaIndexer",),
         "gated_deltanet": ("GatedDeltaNet",),
@@ -90,6 +90,7 @@ __all__ = [
     "MlaMode",
     "Moe",
     "MoeWithDense",
+    "NormKind",
     "NormLayout",
     "PerLayerEmbedding",
     "PerLayerInput",

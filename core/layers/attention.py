@@ -3,7 +3,8 @@
 Rows: `QKV_Proj` (h -> (H + H_kv) d + H_kv d_v, the q, k and v projections together; twice the
 q width with an output gate), optional q/k norms, RoPE, `SDPA` (core/ops.py `sdpa`), an optional
 sigmoid output gate, `O_Proj` (H d_v -> h) and, under tensor parallelism, the all-reduce.
-State: K and V of every token the layer keeps (all of them, or the last window - 1).
+State: K and V of every token the layer keeps (all of them, or the last window - 1); none for an
+encoder's bidirectional attention (vision towers), whose K and V are read as activations.
 
 Gemma 4 adds three variants: `k_eq_v` (no v projection: the values are the key projection's output
 before k's norm and RoPE, so the row is `QK_Proj`; the cache still holds K and V apart), `v_norm`
@@ -81,8 +82,8 @@ class Attention:
 
     def states(self, tp: int) -> tuple[State, ...]:
         """K and V of each token the layer keeps, on one device."""
-        if self.kv_shared:
-            return ()  # the layer whose K and V it reads keeps them
+        if self.kv_shared or self.pattern.kind is MaskKind.BIDIRECTIONAL:
+            return ()  # the layer whose K and V it reads keeps them; an encoder keeps nothing
         values = self.kv_heads_on_device(tp) * (self.head_dim + self.v_dim)
         if self.pattern.kind in (MaskKind.SLIDING, MaskKind.CHUNKED):
             return (State("KV cache", values, Growth.WINDOW, self.pattern.size),)
@@ -151,6 +152,8 @@ class Attention:
             self.pattern,
             softcap=self.softcap,
             sink=self.sink,
+            cached=self.pattern.kind
+            is not MaskKind.BIDIRECTIONAL,  # an encoder's K, V: activations
         )
         rows.append(ops.set_op_sdpa_req(f"{name}SDPA{label}", queries.groups, attending))
         if self.output_gate:

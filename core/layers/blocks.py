@@ -31,6 +31,13 @@ class NormLayout(Enum):
     POST = "post"  # x + norm(f(x))                         OLMo 2
 
 
+class NormKind(Enum):
+    """Which norm a branch uses."""
+
+    RMS = "RMSNorm"  # every decoder here
+    LAYER = "LayerNorm"  # with a bias: the ViT encoders of vision towers (Qwen, MoonViT, Llama 4)
+
+
 @dataclass(frozen=True, slots=True)
 class Branch:
     """One residual branch: `mixer` between its norms, then the residual add (or, with `hyper`,
@@ -39,6 +46,7 @@ class Branch:
     mixer: Mixer
     layout: NormLayout = NormLayout.PRE
     hyper: HyperConnection | None = None
+    norm: NormKind = NormKind.RMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,11 @@ class Block:
     ) -> Block:
         """The usual layer: a token mixer (attention), then a channel mixer (MLP or MoE)."""
         return cls((Branch(token, layout, hyper), Branch(channel, layout, hyper)))
+
+    @classmethod
+    def encoder(cls, token: Mixer, channel: Mixer, layout: NormLayout, norm: NormKind) -> Block:
+        """A vision encoder layer: attention then MLP, with `norm` (LayerNorm for ViTs)."""
+        return cls((Branch(token, layout, norm=norm), Branch(channel, layout, norm=norm)))
 
     @classmethod
     def single(cls, mixer: Mixer, layout: NormLayout = NormLayout.PRE) -> Block:
@@ -83,16 +96,20 @@ def block_rows(ops: OpBuilder, block: Block, queries: QueryConfig) -> list[Row]:
         if branch.hyper is not None:
             rows += branch.hyper.pre_rows(ops, tokens, label)
         if branch.layout is not NormLayout.POST:
-            rows.append(
-                ops.set_op_rmsnorm_req(f"{label} - RMSNorm", tokens, hidden, replicated=True)
-            )
+            rows.append(_norm_row(ops, branch.norm, f"{label} - {branch.norm.value}", tokens))
         rows += branch.mixer.rows(ops, queries)  # its all-reduce, if any, comes last
         if branch.layout is not NormLayout.PRE:
-            rows.append(
-                ops.set_op_rmsnorm_req(f"{label} - Post_RMSNorm", tokens, hidden, replicated=True)
-            )
+            name = f"{label} - Post_{branch.norm.value}"
+            rows.append(_norm_row(ops, branch.norm, name, tokens))
         if branch.hyper is not None:
             rows += branch.hyper.post_rows(ops, tokens, label)
         else:
             rows.append(ops.set_op_sum_req(f"{label} - ResidualAdd", tokens, hidden))
     return rows
+
+
+def _norm_row(ops: OpBuilder, norm: NormKind, name: str, tokens: int) -> Row:
+    """A hidden-size norm every tensor-parallel rank runs in full."""
+    if norm is NormKind.LAYER:
+        return ops.set_op_layernorm_req(name, tokens, ops.hidden_size, replicated=True)
+    return ops.set_op_rmsnorm_req(name, tokens, ops.hidden_size, replicated=True)

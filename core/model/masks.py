@@ -7,6 +7,8 @@ position p attends causally to keys at positions <= p, further limited by the la
 - sliding: the last W positions, keys p-W+1 .. p         (min(p + 1, W) keys)
 - chunked: keys of p's own chunk of C tokens, C*floor(p/C) .. p   ((p mod C) + 1 keys)
 - top-k:   K keys of 0 .. p chosen by a selector (DeepSeek's DSA indexer)   (min(p + 1, K) keys)
+- bidirectional (an encoder: vision towers): every key of the sequence, before and after p
+  (c + n keys); nothing is kept between steps (an encoder runs once over its input)
 - compressed (`CompressedKeys`, DeepSeek-V4): a sliding window, plus the entries a compressor
   made of every r tokens before p + 1 (floor((p + 1) / r)), all of them or the K an indexer picks
 
@@ -28,6 +30,7 @@ class MaskKind(Enum):
     SLIDING = "sliding"
     CHUNKED = "chunked"
     TOP_K = "top_k"
+    BIDIRECTIONAL = "bidirectional"
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,10 @@ NO_PIECES = ContextPieces()
 @dataclass(frozen=True, slots=True)
 class AttentionPattern:
     kind: MaskKind = MaskKind.FULL
-    size: int = 0  # W, C or K; unused for FULL
+    size: int = 0  # W, C or K; unused for FULL and BIDIRECTIONAL
 
     def __post_init__(self) -> None:
-        if self.kind is not MaskKind.FULL and self.size < 1:
+        if self.kind not in (MaskKind.FULL, MaskKind.BIDIRECTIONAL) and self.size < 1:
             raise ValueError(f"{self.kind.value} attention needs a positive size, got {self.size}")
 
     @classmethod
@@ -78,10 +81,17 @@ class AttentionPattern:
         """Attention over `keys` selected keys of the causal context (all of them while shorter)."""
         return cls(MaskKind.TOP_K, keys)
 
+    @classmethod
+    def bidirectional(cls) -> AttentionPattern:
+        """An encoder's attention: every token of a sequence sees all of it (no causal mask)."""
+        return cls(MaskKind.BIDIRECTIONAL)
+
     @property
     def label(self) -> str:
         if self.kind is MaskKind.FULL:
             return "global"
+        if self.kind is MaskKind.BIDIRECTIONAL:
+            return "bidirectional"
         names = {MaskKind.SLIDING: "window", MaskKind.CHUNKED: "chunk", MaskKind.TOP_K: "top"}
         return f"{names[self.kind]} {self.size}"
 
@@ -97,7 +107,9 @@ class AttentionPattern:
 
     def pairs(self, cached: int, new: int) -> int:
         """(query, key) pairs the `new` tokens attend to: the causal pairs, clipped by the mask.
-        Full attention: n*c + n(n+1)/2."""
+        Full attention: n*c + n(n+1)/2. Bidirectional: n*(c + n), every key of the sequence."""
+        if self.kind is MaskKind.BIDIRECTIONAL:
+            return new * (cached + new)
         return self._keys_before(cached + new) - self._keys_before(cached)
 
     def keys_read(self, cached: int, new: int) -> int:

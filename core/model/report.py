@@ -9,14 +9,14 @@ model's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ..base_parser import BaseModelConfigParser
-from ..layers.blocks import block_rows
+from ..layers.blocks import Block, block_rows
 from ..layers.ends import StoragePart
 from ..ops import Cost, Number
 from .builder import OpBuilder
@@ -29,6 +29,58 @@ from .state import StateFormat
 
 if TYPE_CHECKING:
     from ..hardware.roofline import HardwareResult
+
+if TYPE_CHECKING:
+    from .images import ImageBatch
+
+
+class Depth(Protocol):
+    @property
+    def num_layers(self) -> int: ...
+
+    @property
+    def hidden_size(self) -> int: ...
+
+
+class Ends(Protocol):
+    """What runs outside the blocks (core/layers/ends.py for a decoder, core/vision/ends.py for
+    a vision encoder)."""
+
+    def embedding_rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]: ...
+
+    def head_rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]: ...
+
+    def send_rows(self, ops: OpBuilder, queries: QueryConfig) -> list[Row]: ...
+
+    def storage(self, ops: OpBuilder, first: bool, last: bool) -> list[StoragePart]: ...
+
+
+class LayerStack(Protocol):
+    """What `analyze` needs of a model: a text parser (core/base_parser.py) or a vision encoder
+    pass (core/vision/tower.py)."""
+
+    tower: ClassVar[str]  # "text" or "vision"
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    @property
+    def precision(self) -> Precision: ...
+
+    @property
+    def dims(self) -> Depth: ...
+
+    @property
+    def distinct_blocks(self) -> tuple[Block, ...]: ...
+
+    def ends(self) -> Ends: ...
+
+    def ops(self, parallel: Parallelism) -> OpBuilder: ...
+
+    def check_split(self, parallel: Parallelism) -> None: ...
+
+    def block_kinds(self, layers: range) -> Counter[Block]: ...
+
 
 # Reference parameter breakdown (HuggingFace categories) -> the row categories it sums.
 PARAMETER_GROUPS: dict[str, tuple[Category, ...]] = {
@@ -118,6 +170,8 @@ class Report:
     model_weight_bytes: Number  # the whole model's weights at their stored formats
     model_kv_cache_bytes: Number  # the whole model's query state (one copy)
     notes: tuple[str, ...] = ()  # what the parallel split replicates
+    tower: str = "text"  # "vision": a vision encoder's pass over images
+    images: ImageBatch | None = None  # the images of the step (per query in a text prompt)
 
     @cached_property
     def shown(self) -> Stage:
@@ -163,21 +217,29 @@ class Report:
         """The most any device holds (weights + query state) over the pipeline stages."""
         return max(stage.storage_bytes for stage in self.stages)
 
+    def device_memory_bytes_with(self, first_stage: Number) -> Number:
+        """The most any device holds when the first stage's devices also hold `first_stage`
+        bytes (a vision encoder's weights)."""
+        return max(s.storage_bytes + (first_stage if s.index == 0 else 0) for s in self.stages)
+
 
 def analyze(
-    parser: BaseModelConfigParser,
+    parser: LayerStack,
     queries: QueryConfig,
     parallel: Parallelism = SINGLE_DEVICE,
     source: str = "",
+    images: ImageBatch | None = None,
 ) -> Report:
     """The cost of one inference step of `queries` on the model `parser` read, per device of each
-    pipeline stage of `parallel`."""
+    pipeline stage of `parallel`. `images`: what the queries carry (a vision encoder's: the
+    images its sequences are; a text prompt's: the images whose tokens each query's input
+    holds), for the output."""
     parser.check_split(parallel)
     stages = _stages(parser, queries, parallel)
     whole = stages[0] if parallel.devices == 1 else _stages(parser, queries, SINGLE_DEVICE)[0]
     return Report(
         source=source,
-        model_type=str(parser.config.get("model_type", parser.model_type)),
+        model_type=str(parser.config.get("model_type", "")),
         dtype=parser.precision.weight.name,
         precision=parser.precision.restricted_to(row.category for row in whole.rows),
         num_blocks=parser.dims.num_layers,
@@ -188,6 +250,8 @@ def analyze(
         model_weight_bytes=whole.weight_bytes,
         model_kv_cache_bytes=whole.kv_cache_bytes,
         notes=tuple(split_notes(parser, parallel)),
+        tower=parser.tower,
+        images=images,
     )
 
 
@@ -200,7 +264,7 @@ def parameter_counts(rows: Sequence[Row]) -> dict[str, int]:
     return {"total": sum(by_group.values()), **by_group}
 
 
-def split_notes(parser: BaseModelConfigParser, parallel: Parallelism) -> list[str]:
+def split_notes(parser: LayerStack, parallel: Parallelism) -> list[str]:
     """What the tensor-parallel split replicates: state a rank holds more than 1/TP of."""
     tp, notes = parallel.tp, set()
     if tp == 1:
@@ -219,7 +283,7 @@ def split_notes(parser: BaseModelConfigParser, parallel: Parallelism) -> list[st
 
 
 def stage_rows(
-    parser: BaseModelConfigParser,
+    parser: LayerStack,
     ops: OpBuilder,
     queries: QueryConfig,
     layers: range,
@@ -237,7 +301,7 @@ def stage_rows(
 
 
 def state_parts(
-    parser: BaseModelConfigParser, ops: OpBuilder, queries: QueryConfig, layers: range
+    parser: LayerStack, ops: OpBuilder, queries: QueryConfig, layers: range
 ) -> list[StoragePart]:
     """What the queries keep between steps on one device of a stage, by kind: per query and
     layer, each state's units at the query's context length (after this step) times its values
@@ -261,9 +325,7 @@ def state_parts(
     ]
 
 
-def _stages(
-    parser: BaseModelConfigParser, queries: QueryConfig, parallel: Parallelism
-) -> tuple[Stage, ...]:
+def _stages(parser: LayerStack, queries: QueryConfig, parallel: Parallelism) -> tuple[Stage, ...]:
     ops = parser.ops(parallel)
     bounds = parallel.stages(parser.dims.num_layers)
     ends = parser.ends()

@@ -32,6 +32,10 @@ def render_analysis(analysis: Analysis, fmt: str, display: Display = PLAIN) -> s
     a = analysis
     if fmt == "json":
         document = report_json(a.report, a.hardware, a.fits)
+        if a.vision is not None:
+            from .vision import vision_json
+
+            document["vision"] = vision_json(a, a.vision)
         if a.generation:
             document["generation"] = [generation_json(g) for g in a.generation]
         if a.serving:
@@ -40,11 +44,22 @@ def render_analysis(analysis: Analysis, fmt: str, display: Display = PLAIN) -> s
     if fmt == "csv" and (a.generation or a.serving):
         rows = [generation_json(g) for g in a.generation] or [serving_json(s) for s in a.serving]
         return _csv(rows)
-    if fmt != "table":
-        return RENDERERS[fmt](a.report, a.hardware, a.fits)
+    if fmt == "csv":
+        text = RENDERERS[fmt](a.report, a.hardware, a.fits)
+        if a.vision is not None:
+            from .vision import vision_csv
+
+            text += vision_csv(a.vision)
+        return text
     text = render_table(a.report, a.hardware, a.fits, display)
+    if a.vision is not None:
+        from .vision import vision_table
+
+        text += vision_table(a, a.vision)
     if a.generation:
         text += generation_table(a.generation, display)
+        if a.vision is not None:
+            text += "With the images, TTFT includes the vision encoder's pass before the prefill.\n"
     if a.serving:
         text += serving_table(a.serving, display)
     return text

@@ -42,7 +42,9 @@ _TABLE_COLUMNS = (  # hidden to fit a width: outputs first, the layer never
     Column("Output Bytes", "Outputs", rank=10),
     Column("Op. Intensity (FLOPs/B)", "FLOPs/B", rank=6),
 )
-_LATENCY = {"decode": "TPOT", "prefill": "TTFT", "mixed": "step"}
+_LATENCY = {"decode": "TPOT", "prefill": "TTFT", "mixed": "step", "encode": "encode"}
+# `_max_batch`'s value when nothing is kept per query (a vision encoder): no bound from memory.
+_UNBOUNDED_BATCH = 10**18
 
 
 def _cost_cells(row_or_cost: Row | Cost) -> list[str]:
@@ -60,13 +62,47 @@ def _cost_cells(row_or_cost: Row | Cost) -> list[str]:
 
 
 def _block_count(row: Row, stage: Stage) -> str:
-    """'n / N': N is the stage's layers (all of them without pipeline parallelism)."""
-    return f"{row.blocks} / {len(stage.layers)}" if row.per_block else "once"
+    """'n / N': N is the stage's layers (all of them without pipeline parallelism); 'once' for
+    an op outside the blocks ('n x' when it runs n times: Qwen3-VL's DeepStack mergers)."""
+    if row.per_block:
+        return f"{row.blocks} / {len(stage.layers)}"
+    return "once" if row.blocks == 1 else f"{row.blocks} x"
 
 
 def describe_queries(report: Report) -> str:
-    """'8 x (1024 cached + 1 input)', groups of identical queries in first-seen order."""
-    return report.queries.describe()
+    """'8 x (1024 cached + 1 input)', groups of identical queries in first-seen order; a vision
+    encoder's images: '2 images of 1080x1920 px, 2,304 tokens each'."""
+    images = report.images
+    if images is None:
+        return report.queries.describe()
+    if report.tower == "vision":
+        return images.summary()
+    return f"{report.queries.describe()} with {images.summary()} per query"
+
+
+def _inputs_line(report: Report) -> str:
+    """The table's line on the step's inputs: its queries, and what its images became."""
+    images = report.images
+    if images is None:
+        return f"Queries: {describe_queries(report)}"
+    if report.tower == "vision":
+        return (
+            f"Images: {images.describe()}; the encoder runs {images.sequences:,} sequence"
+            f"{'s' if images.sequences > 1 else ''} of {images.grid.sequence_tokens:,} positions"
+        )
+    held = f" ({images.tokens:,} tokens)" if images.count > 1 else ""
+    return (
+        f"Queries: {report.queries.describe()}; each query's input holds "
+        f"{images.describe()}{held}"
+    )
+
+
+def _title(report: Report) -> str:
+    kind = f"{report.model_type} vision encoder" if report.tower == "vision" else report.model_type
+    return (
+        f"Model: {report.source} ({kind}, {report.num_blocks} blocks, "
+        f"{report.parameters['total']:,} parameters)"
+    )
 
 
 def storage_line(report: Report, stage: Stage | None = None) -> str:
@@ -140,10 +176,9 @@ def render_table(
         ]
     body.append(total)
     lines = [
-        f"Model: {report.source} ({report.model_type}, {report.num_blocks} blocks, "
-        f"{report.parameters['total']:,} parameters)",
+        _title(report),
         f"Formats: {report.precision.describe()}",
-        f"Queries: {describe_queries(report)}",
+        _inputs_line(report),
     ]
     if report.parallel.devices > 1:
         where = (
@@ -270,7 +305,7 @@ def hardware_summary(hardware: Hardware, fits: Fits = (), display: Display = PLA
             f"{format_bytes(r.storage_bytes)} / {format_bytes(r.hardware.memory_bytes)}",
             "yes" if r.fits else "no",
             _fit_cell(fits[i]) if fits else str(r.min_devices),
-            str(r.max_batch),
+            "-" if r.max_batch >= _UNBOUNDED_BATCH else str(r.max_batch),
         ]
         for i, r in enumerate(hardware)
     ]
@@ -293,6 +328,11 @@ def hardware_summary(hardware: Hardware, fits: Fits = (), display: Display = PLA
                 "the stages work on different micro-batches at once."
             ]
             if pipelined
+            else []
+        ),
+        *(
+            ["encode: one pass of the vision encoder over the images (tokens/s: its positions)."]
+            if first.phase == "encode"
             else []
         ),
     ]
@@ -414,7 +454,33 @@ def report_json(report: Report, hardware: Hardware = (), fits: Fits = ()) -> dic
             _hardware_json(result, stage.index, fits[i] if fits else None)
             for i, result in enumerate(hardware)
         ],
+        **_images_json(report),
     }
+
+
+def _images_json(report: Report) -> dict[str, Any]:
+    """The images of the step (only when there are some): a vision encoder's, or those each
+    query of a text prompt holds."""
+    if report.images is None:
+        return {}
+    batch, grid = report.images, report.images.grid
+    data = {
+        "tower": report.tower,
+        "images": {
+            "count": batch.count,
+            "per": "step" if report.tower == "vision" else "query",
+            "height": grid.size[0],
+            "width": grid.size[1],
+            "resized": list(grid.resized),
+            "grid": list(grid.grid),
+            "sequences_per_image": grid.sequences,
+            "positions_per_sequence": grid.sequence_tokens,
+            "patches_per_image": grid.patches,
+            "tokens_per_image": grid.tokens,
+            "tokens": batch.tokens,
+        },
+    }
+    return data
 
 
 def _part_json(part: StoragePart) -> dict[str, Any]:

@@ -158,12 +158,18 @@ def generate(
     eff: Efficiency,
     parallel: Parallelism = SINGLE_DEVICE,
     execution: Execution = Execution.FUSED,
+    encoder_s: tuple[float, float] = (0.0, 0.0),
+    encoder_bytes: Number = 0,
 ) -> Generation:
-    """The whole generation of `batch` on `hw`: both estimates, summed exactly over its steps."""
+    """The whole generation of `batch` on `hw`: both estimates, summed exactly over its steps.
+    `encoder_s`: the (ideal, expected) time of a vision encoder's pass over the prompts' images,
+    before the prefill (core/vision/prompt.py); `encoder_bytes`: its weights, which the first
+    pipeline stage's devices hold."""
     parser.check_context(max(c + n + out - 1 for (c, n, out), _ in batch))
     prefill = QueryConfig(tuple(((c, n), count) for (c, n, _), count in batch))
-    first = on_hardware(analyze(parser, prefill, parallel), hw, execution, eff)
-    decoder = _Decoder(parser, batch, hw, eff, parallel, execution)
+    first_report = analyze(parser, prefill, parallel)
+    first = on_hardware(first_report, hw, execution, eff)
+    decoder = _Decoder(parser, batch, hw, eff, parallel, execution, encoder_bytes)
     ends = sorted({out - 1 for (_, _, out), _ in batch if out > 1})  # last step of each group
     ideal_done, expected_done, start = 0.0, 0.0, 1
     until: dict[int, tuple[float, float]] = {0: (0.0, 0.0)}
@@ -171,8 +177,8 @@ def generate(
         ideal, expected = decoder.sum(start, end)
         ideal_done, expected_done, start = ideal_done + ideal, expected_done + expected, end + 1
         until[end] = (ideal_done, expected_done)
-    ttft = first.latency_s
-    expected_ttft = first.expected_latency_s + eff.request_overhead_s
+    ttft = encoder_s[0] + first.latency_s
+    expected_ttft = encoder_s[1] + first.expected_latency_s + eff.request_overhead_s
     times = tuple(
         QueryTimes(
             c,
@@ -184,7 +190,8 @@ def generate(
         )
         for (c, n, out), count in batch
     )
-    memory = max([first.storage_bytes, *(decoder.memory_at(end) for end in ends)])
+    first_memory = first_report.device_memory_bytes_with(encoder_bytes)
+    memory = max([first_memory, *(decoder.memory_at(end) for end in ends)])
     return Generation(
         hardware=hw,
         efficiency=eff,
@@ -211,9 +218,11 @@ class _Decoder:
         eff: Efficiency,
         parallel: Parallelism,
         execution: Execution,
+        encoder_bytes: Number = 0,
     ) -> None:
         self.parser, self.batch, self.hw, self.eff = parser, batch, hw, eff
         self.parallel, self.execution = parallel, execution
+        self.encoder_bytes = encoder_bytes  # held beside the first stage's weights
         self.pieces = model_pieces(parser)
         self.modulus = reduce(math.lcm, self.pieces.periods, 1)
         self.evaluated = 0
@@ -229,7 +238,8 @@ class _Decoder:
         return step_lines(report, on_hardware(report, self.hw, self.execution, self.eff))
 
     def memory_at(self, k: int) -> Number:
-        return analyze(self.parser, self.queries_at(k), self.parallel).device_memory_bytes
+        report = analyze(self.parser, self.queries_at(k), self.parallel)
+        return report.device_memory_bytes_with(self.encoder_bytes)
 
     def boundaries(self, lo: int, hi: int) -> set[int]:
         """Steps k in [lo, hi) after which a new affine piece begins, for any active query."""

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from transformer_roofline.core.base_parser import TransformerMode
-from transformer_roofline.core.errors import ConfigError, UnsupportedModelError
+from transformer_roofline.core.errors import ConfigError
 from transformer_roofline.core.model.config import ConfigReader
 from transformer_roofline.parsers import Gemma3ConfigParser, Llama4ConfigParser, LlamaConfigParser
 
@@ -130,13 +129,6 @@ def test_llama4_errors() -> None:
     with pytest.raises(ConfigError, match="exceeds num_local_experts"):
         Llama4ConfigParser(
             {"model_type": "llama4", "text_config": {**LLAMA4_TEXT, "num_experts_per_tok": 5}}
-        )
-
-
-def test_vision_mode_is_not_supported() -> None:
-    with pytest.raises(UnsupportedModelError, match="vision mode is not supported"):
-        Llama4ConfigParser(
-            {"model_type": "llama4", "text_config": LLAMA4_TEXT}, mode=TransformerMode.Vision
         )
 
 
