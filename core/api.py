@@ -27,11 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .base_parser import BaseModelConfigParser, TransformerMode
-from .errors import UsageError
+from .errors import UsageError, shown
 from .hardware.execution import Execution
 from .layers.mla import MlaMode
 from .model.parallel import SINGLE_DEVICE, Parallelism
@@ -44,6 +45,8 @@ from .serving.defaults import (
     DEFAULT_TOKEN_BUDGET,
     MAX_PLAN_CONCURRENCY,
 )
+
+E = TypeVar("E", bound=Enum)
 
 # Hardware, serving, the plan and the vision modules are imported by the calls that use them:
 # a step without hardware does not load them (benchmarks/bench.py measures a CLI run).
@@ -78,16 +81,29 @@ class Analysis:
     def render(self, fmt: str = "table", display: Display | None = None) -> str:
         """The CLI's output in `fmt` ("table", "json" or "csv"); a table fits `display`
         (core/output/terminal.py; default: complete, uncoloured)."""
+        if fmt not in ("table", "json", "csv"):
+            raise UsageError(f"render: unknown format {shown(fmt)} (formats: table, json, csv)")
         from .output.planning import render_analysis
         from .output.terminal import PLAIN
 
         return render_analysis(self, fmt, display or PLAIN)
 
 
+def _choice(kind: type[E], value: Any, option: str) -> E:
+    """`kind(value)` for an enum option, or one UsageError naming the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(str(member.value) for member in kind)
+        raise UsageError(f"{option}: unknown value {shown(value)} (choices: {choices})") from None
+
+
 def _config(model: ModelSource) -> tuple[str, dict[str, Any]]:
     """(source label, raw config) of a config dict, path or hub name."""
     if isinstance(model, Mapping):
         return "<config dict>", dict(model)
+    if not isinstance(model, str | Path):
+        raise TypeError(f"model must be a config dict, a path or a hub name, got {shown(model)}")
     resolved = resolve_config(str(model))
     return resolved.source, resolved.config
 
@@ -106,7 +122,7 @@ def load_model(
     models the text decoder: `load_vision` gives the vision tower."""
     from ..parsers import select_parser  # parsers import core: resolved at call time
 
-    if TransformerMode(mode) is not TransformerMode.Text:
+    if _choice(TransformerMode, mode, "--mode") is not TransformerMode.Text:
         raise UsageError(
             "this analyzes text steps (sweeps, plans); the vision tower is --mode vision's "
             "single analysis (analyze_model(mode='vision'), load_vision)"
@@ -117,7 +133,7 @@ def load_model(
         weight_dtype=weight_dtype,
         activation_dtype=activation_dtype,
         kv_cache_dtype=kv_cache_dtype,
-        mla=MlaMode(mla),
+        mla=_choice(MlaMode, mla, "--mla"),
     )
     return source, parser
 
@@ -137,7 +153,8 @@ def load_vision(
 
 
 def resolve_devices(hardware: Iterable[HardwareSource]) -> list[HardwareSpec]:
-    hardware = list(hardware)
+    """Catalog names, spec-file paths or specs (one alone, or several) as specs."""
+    hardware = [hardware] if isinstance(hardware, str | Path) else list(hardware)
     if not hardware:
         return []
     from .hardware.specs import HardwareSpec, resolve_hardware
@@ -187,7 +204,7 @@ def analyze_model(
     serving `concurrency` clients of one query's input and output tokens (no cached tokens) on
     one replica of the split, a KV pool of `gpu_memory_utilization` of each device's memory and
     `token_budget` tokens per step (core/serving/serving.py)."""
-    vision_mode = TransformerMode(mode) is TransformerMode.Vision
+    vision_mode = _choice(TransformerMode, mode, "--mode") is TransformerMode.Vision
     if vision_mode or images is not None or image_size is not None:
         from .model.images import check_image_request  # modules loaded only with images
 
@@ -196,7 +213,7 @@ def analyze_model(
     devices = resolve_devices(hardware)
     formats = {"weight_dtype": weight_dtype, "activation_dtype": activation_dtype}
     effs: list[Efficiency] = []
-    execution = Execution(execution)
+    execution = _choice(Execution, execution, "--execution")
     if devices:  # a step without hardware loads no hardware module
         from .hardware.roofline import default_efficiency
 
@@ -379,9 +396,16 @@ def plan_model(
         max_concurrency=max_concurrency,
         token_budget=token_budget,
         memory_utilization=gpu_memory_utilization,
-        execution=Execution(execution),
+        execution=_choice(Execution, execution, "--execution"),
         progress=progress,
     )
+
+
+# A sweep's scenarios, and its distinct contexts: a grid costs a few analyses per context (its
+# batch sizes are lines, core/hardware/grid.py), so contexts bound its time (1,000 of DeepSeek-V3
+# take about 2 s); scenarios bound its output.
+MAX_SWEEP_POINTS = 100_000
+MAX_SWEEP_CONTEXTS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,12 +452,20 @@ def sweep(
     `progress(done, total)` hears how many contexts are done."""
     if not batch_sizes or not cached_tokens:
         raise UsageError("a sweep needs at least one batch size and one cached-token count")
+    if len(cached_tokens) > MAX_SWEEP_CONTEXTS:  # each context is analysed: the costly axis
+        raise UsageError(
+            f"a sweep takes at most {MAX_SWEEP_CONTEXTS:,} cached-token counts "
+            f"(got {len(cached_tokens):,}); batch sizes are cheap (up to {MAX_SWEEP_POINTS:,} "
+            "scenarios in all)"
+        )
+    if len(batch_sizes) * len(cached_tokens) > MAX_SWEEP_POINTS:
+        raise UsageError(f"a sweep has at most {MAX_SWEEP_POINTS:,} scenarios")
     options = {
         "weight_dtype": weight_dtype,
         "activation_dtype": activation_dtype,
         "kv_cache_dtype": kv_cache_dtype,
-        "mla": MlaMode(mla),
-        "mode": TransformerMode(mode),
+        "mla": _choice(MlaMode, mla, "--mla"),
+        "mode": _choice(TransformerMode, mode, "--mode"),
     }
     if isinstance(model, BaseModelConfigParser):
         defaults = {"mla": MlaMode.AUTO, "mode": TransformerMode.Text}
@@ -459,7 +491,7 @@ def sweep(
         batch_sizes,
         parallel,
         list(zip(devices, effs, strict=True)),
-        Execution(execution),
+        _choice(Execution, execution, "--execution"),
         progress,
     )
     scenarios = []

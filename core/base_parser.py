@@ -68,10 +68,14 @@ def decoder_dims(
     act_default: str = "silu",
     head_dim_default: int | None = None,
     fallback: ConfigReader | None = None,
+    hidden_divisible: bool = False,
 ) -> dict[str, Any]:
-    """The `DecoderDims` fields read from `r` (keyword arguments for a dims dataclass)."""
+    """The `DecoderDims` fields read from `r` (keyword arguments for a dims dataclass);
+    `hidden_divisible`: see `attention_heads`."""
     hidden = r.integer("hidden_size")
-    heads, kv_heads, head_dim = attention_heads(r, hidden, head_dim_default)
+    heads, kv_heads, head_dim = attention_heads(
+        r, hidden, head_dim_default, hidden_divisible=hidden_divisible
+    )
     if fallback is not None:  # an enclosing config (multimodal) may say it instead
         tie_default = fallback.flag("tie_word_embeddings", tie_default)
     return {

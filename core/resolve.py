@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigError, ConfigNotFoundError, did_you_mean
 from .model.config import read_json
@@ -33,6 +33,10 @@ _HUB_PROBE_TIMEOUT_S = 3.0
 # Set while transformers is imported and asked, unless the user set them: one line on failure
 # (no import-time advice about PyTorch), and the Hub timeouts above. The Hub client reads them
 # when first imported.
+# The whole lookup of one config on the Hub, retries included: past it the CLI says so.
+_HUB_DEADLINE_S = 30.0
+T = TypeVar("T")
+
 _HUB_ENV = {
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
@@ -140,6 +144,30 @@ def _hub_reachable(timeout_s: float = _HUB_PROBE_TIMEOUT_S) -> bool:
     return bool(reached)
 
 
+def _within(seconds: float, work: Callable[[], T]) -> T:
+    """`work()`, or TimeoutError after `seconds` (it runs in a daemon thread, left behind: a
+    stalled endpoint holds a socket the client's own timeouts do not always cover)."""
+    import threading
+
+    done: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(work())
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if failed:
+        raise failed[0]
+    if not done:
+        raise TimeoutError
+    return done[0]
+
+
 def _fetch_from_hub(name: str) -> dict[str, Any]:
     """config.json of hub repo `name`, via transformers: the HF cache, `HF_TOKEN` and
     `HF_HUB_OFFLINE` apply. When the Hub cannot be reached, only the cache is asked
@@ -149,10 +177,20 @@ def _fetch_from_hub(name: str) -> dict[str, Any]:
         with _defaults_in_environment(_HUB_ENV):
             from transformers import PretrainedConfig
 
-            config, _ = PretrainedConfig.get_config_dict(name, local_files_only=not reachable)
+            config, _ = _within(
+                _HUB_DEADLINE_S,
+                lambda: PretrainedConfig.get_config_dict(name, local_files_only=not reachable),
+            )
+    except TimeoutError:
+        raise ConfigNotFoundError(
+            f"{name}: not a file, not in the bundled catalog (see --list-models), and the "
+            f"Hugging Face Hub did not answer within {_HUB_DEADLINE_S:g} s"
+        ) from None
     except (OSError, ValueError) as exc:
-        where = "could not be reached" if not reachable else "could not provide it"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "not a valid JSON file" in reason:  # found (in the cache or on the Hub), malformed
+            raise ConfigError(f"{name}: {reason[:200]}") from None
+        where = "could not be reached" if not reachable else "could not provide it"
         hint = did_you_mean(name, [*catalog(), *CATALOG_ALIASES])
         see = f"see --list-models; {hint}" if hint else "see --list-models"
         raise ConfigNotFoundError(

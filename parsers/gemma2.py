@@ -14,11 +14,13 @@ The score scale (`query_pre_attn_scalar`) changes no count.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..core.base_parser import BaseModelConfigParser, DecoderDims, decoder_dims
+from ..core.errors import ConfigError, shown
 from ..core.layers import Attention, Block, DenseMlp, NormLayout, QKNorm, windowed
 from ..core.model.config import ConfigReader, sliding_layers
 
@@ -46,6 +48,7 @@ class Gemma2ConfigParser(BaseModelConfigParser):
             act_key="hidden_activation",
             act_default="gelu_pytorch_tanh",
             head_dim_default=256,
+            hidden_divisible=True,
         )
         layers = fields["num_layers"]
         return Gemma2Dims(
@@ -69,5 +72,14 @@ class Gemma2ConfigParser(BaseModelConfigParser):
 
 
 def _softcap(config: Mapping[str, Any], key: str, default: float | None) -> bool:
-    """Whether a soft-capping value is set: absent means the family default, null means none."""
-    return config.get(key, default) is not None
+    """Whether a soft-capping value is set: absent means the family default, null means none; a
+    value is a positive number (HF's config class types it `float | None`)."""
+    value = config.get(key, default)
+    if value is None:
+        return False
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ConfigError(
+            f"{config.get('model_type')} config: '{key}' must be a positive number or null, "
+            f"got {shown(value)}"
+        )
+    return True

@@ -37,6 +37,7 @@ class Gemma3ConfigParser(Gemma2ConfigParser):
             act_default="gelu_pytorch_tanh",
             head_dim_default=256,
             fallback=top if text is not None else None,
+            hidden_divisible=True,
         )
         layers = fields["num_layers"]
         pattern = r.integer("sliding_window_pattern", 6)

@@ -31,7 +31,7 @@ class LlamaConfigParser(BaseModelConfigParser):
     def normalize_config(self, config: Mapping[str, Any]) -> LlamaDims:
         r = ConfigReader(config, self.model_type)
         return LlamaDims(
-            **decoder_dims(r),
+            **decoder_dims(r, hidden_divisible=True),
             attention_bias=r.flag("attention_bias", False),
             mlp_bias=r.flag("mlp_bias", False),
         )

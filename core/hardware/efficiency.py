@@ -88,6 +88,8 @@ class Efficiency:
     ) -> Efficiency:
         """These parameters with `values` (a spec file's or the command line's) over them; a bad
         value is one `error` line naming the key."""
+        if not isinstance(values, Mapping):
+            raise error(f"{where}: efficiency parameters must map names to values")
         try:
             return replace(self, **_validated(values, where, self))
         except HardwareSpecError as exc:

@@ -49,6 +49,7 @@ device of no listed family.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -111,6 +112,27 @@ class HardwareSpec:
     family: str | None = None  # a key of FAMILIES, or None (a spec file that names none)
     efficiency: Mapping[str, Any] | None = None  # a spec file's expected-estimate parameters
     price_per_gpu_hour: float | None = None  # a spec file's price of one device, per hour
+
+    def __post_init__(self) -> None:
+        """A spec built in Python is held to the spec file's rules: positive finite sizes."""
+        figures = {
+            "memory_bytes": self.memory_bytes,
+            "memory_bandwidth": self.memory_bandwidth,
+            "compute_efficiency": self.compute_efficiency,
+            "memory_efficiency": self.memory_efficiency,
+            **{f"peak_flops[{fmt}]": peak for fmt, peak in self.peak_flops.items()},
+        }
+        if self.interconnect_bandwidth is not None:
+            figures["interconnect_bandwidth"] = self.interconnect_bandwidth
+        for key, value in figures.items():
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value < math.inf
+            ):
+                raise HardwareSpecError(
+                    f"{self.name}: '{key}' must be a positive finite number, got {shown(value)}"
+                )
 
     def peak_for(self, fmt: str) -> tuple[str, float]:
         """(format actually used, its dense peak FLOP/s) for multiplies in `fmt`."""

@@ -207,10 +207,14 @@ def attention_heads(
     hidden_size: int,
     head_dim_default: int | None = None,
     kv_heads_default: int | None = None,
+    *,
+    hidden_divisible: bool = False,
 ) -> tuple[int, int, int]:
     """(H, H_kv, d) from `num_attention_heads`, `num_key_value_heads` (default: the family's,
     else H, i.e. MHA) and `head_dim` (an explicit value wins; then the family's own default, e.g.
-    256 for Gemma; else hidden_size // H, which must then divide)."""
+    256 for Gemma; else hidden_size // H, which must then divide). `hidden_divisible`: H must
+    divide hidden_size even with a head_dim given, as the family's HF config class requires
+    (`validate_architecture` of Llama, Gemma 2 and 3 in transformers 5)."""
     heads = reader.integer("num_attention_heads")
     kv_heads = reader.integer("num_key_value_heads", kv_heads_default or heads)
     if heads % kv_heads:
@@ -219,6 +223,11 @@ def attention_heads(
             f"num_key_value_heads ({kv_heads})"
         )
     head_dim = reader.optional_integer("head_dim") or head_dim_default
+    if hidden_divisible and hidden_size % heads:
+        raise ConfigError(
+            f"{reader.where}: hidden_size ({hidden_size}) is not a multiple of "
+            f"num_attention_heads ({heads}), as {reader.model_type} requires"
+        )
     if head_dim is None:
         if hidden_size % heads:
             raise ConfigError(

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import UsageError, shown
 from .formats import DataFormat, format_names, lookup_format
 from .rows import Category
 
@@ -146,6 +146,8 @@ def resolve_precision(
 def _option_format(name: str | None, option: str) -> DataFormat | None:
     if name is None:
         return None
+    if not isinstance(name, str):
+        raise TypeError(f"{option}: a format is a name such as 'fp8', got {shown(name)}")
     try:
         return lookup_format(name)
     except KeyError:

@@ -59,6 +59,9 @@ class QueryConfig:
         cls, cached: Sequence[int], inputs: Sequence[int], batch_size: int | None = None
     ) -> QueryConfig:
         """Queries from per-query lists; with `batch_size`, the lists repeat to that many."""
+        for name, values in (("cached_tokens", cached), ("input_tokens", inputs)):
+            if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+                raise TypeError(f"{name} must be a list of integers, got {type(values).__name__}")
         if len(cached) != len(inputs):
             raise UsageError(
                 f"--cached-tokens has {len(cached)} values but --input-tokens has "

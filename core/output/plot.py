@@ -48,11 +48,19 @@ _MAX_LABELS = 20  # roofline: the largest shares are labelled, up to this many
 
 
 def check_plot_path(path: str) -> Path:
+    """`path` if a chart can be written there (checked before any work): a .png or .svg name in
+    an existing directory, not an existing directory or special file."""
     target = Path(path)
+    shown_path = path if len(path) <= 80 else path[:79] + "…"
     if target.suffix.lower() not in PLOT_SUFFIXES:
-        raise UsageError(f"--plot {path}: the file name must end in .png or .svg")
-    if not target.parent.exists():
-        raise UsageError(f"--plot {path}: directory {target.parent} does not exist")
+        raise UsageError(f"--plot {shown_path}: the file name must end in .png or .svg")
+    try:
+        if not target.parent.is_dir():
+            raise UsageError(f"--plot {shown_path}: directory {target.parent} does not exist")
+        if target.exists() and not target.is_file():
+            raise UsageError(f"--plot {shown_path}: exists and is not a regular file")
+    except OSError as exc:  # a name too long for the file system, a loop of links
+        raise UsageError(f"--plot {shown_path}: {exc.strerror or exc}") from None
     return target
 
 
@@ -98,7 +106,10 @@ def _plain_log_ticks(axis: Any, lo: float, hi: float) -> None:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    fig.savefig(path)
+    try:
+        fig.savefig(path)
+    except OSError as exc:  # not writable, the disk full, a name the file system refuses
+        raise UsageError(f"--plot {path}: cannot write the chart ({exc.strerror or exc})") from None
 
 
 def _wrapped(fig: Figure, lines: Iterable[str], fontsize: float, share: float = 0.86) -> str:

@@ -320,3 +320,61 @@ def test_did_you_mean_ranks_and_lists() -> None:
     assert did_you_mean("org/gamma", names) == "did you mean Gamma?"  # the org is dropped
     assert did_you_mean("alpha", names, n=1) == "did you mean Alpha-1?"  # ties: first listed
     assert did_you_mean("zzz", names) == ""
+
+
+# --- hostile Hub answers ----------------------------------------------------------------------
+
+
+def test_a_malformed_cached_config_is_an_invalid_config_not_a_missing_one(tmp_path: Path) -> None:
+    """Found in the HF cache but not JSON: exit 4 (invalid config), as a malformed local file."""
+    _cache_tiny_llama(tmp_path)
+    snapshot = tmp_path / "hub" / "models--some-org--cached-model" / "snapshots" / "abc123"
+    (snapshot / "config.json").write_text('{"model_type": "llama", ')
+    env = {**os.environ, "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "transformer_roofline_analyzer"),
+            "--",
+            "some-org/cached-model",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 4 and result.stderr.count("\n") == 1
+    assert "not a valid JSON file" in result.stderr
+
+
+def test_a_stalling_hub_endpoint_gives_up_at_the_deadline(tmp_path: Path) -> None:
+    """An endpoint that accepts connections and never answers: one line after the deadline
+    (shortened to 2 s here), not a hang. A fresh process: the Hub client reads its endpoint at
+    import."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)  # accepts into the backlog, never reads or answers
+    code = (
+        "import transformer_roofline.core.resolve as r\n"
+        "r._HUB_DEADLINE_S = 2.0\n"
+        "try:\n"
+        "    r.resolve_config('some-org/stalled-model')\n"
+        "except r.ConfigNotFoundError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {
+        **os.environ,
+        "HF_HOME": str(tmp_path),
+        "HF_ENDPOINT": f"http://127.0.0.1:{server.getsockname()[1]}",
+    }
+    env.pop("HF_HUB_OFFLINE", None)
+    start = time.monotonic()
+    try:
+        out = _python(["-c", code], env)
+    finally:
+        server.close()
+    assert "did not answer within 2 s" in out
+    assert time.monotonic() - start < 20
