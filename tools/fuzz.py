@@ -29,6 +29,7 @@ import io
 import json
 import math
 import multiprocessing as mp
+import os
 import random
 import resource
 import signal
@@ -171,16 +172,22 @@ def config_runs(rng: random.Random) -> Iterator[Run]:
         source = rng.choice(CONFIGS)
         config = json.loads(source.read_text())
         mutated, what, invalid = mutate(config, rng)
-        args = rng.choice(
-            [
+        choices = [
                 ["--cached-tokens", "100", "--input-tokens", "1", "--format", "json"],
                 ["--cached-tokens", "0", "--input-tokens", "64", "--format", "json"],
                 ["--cached-tokens", "4000", "--input-tokens", "1", "--batch-size", "2",
                  "--hardware", "H100-SXM5-80GB", "--format", "json"],
                 ["--cached-tokens", "50", "--input-tokens", "1", "--tensor-parallel", "2",
                  "--format", "json"],
-            ]
-        )  # fmt: skip
+        ]  # fmt: skip
+        if isinstance(config.get("vision_config"), dict):  # its encoder, and images in a prompt
+            choices += [
+                ["--mode", "vision", "--images", "2", "--image-size", "500", "700",
+                 "--format", "json"],
+                ["--input-tokens", "20", "--images", "1", "--hardware", "H100-SXM5-80GB",
+                 "--format", "json"],
+            ]  # fmt: skip
+        args = rng.choice(choices)
         text = _dumps(mutated)
         yield Run(
             f"config {source.stem if source.name != 'config.json' else source.parent.name}: {what}",
@@ -198,6 +205,7 @@ SPEC = {
     "peak_tflops": {"bf16": 989.4, "fp8": 1978.9},
     "interconnect_gb_s": 900,
 }
+FIFO = "\0fifo"  # a file's text that makes it a named pipe instead (a reader would block)
 SPEC_VALUES = [0, -1, 1e-300, 1e300, 10**400, "NaN", "Infinity", "x", [], {}, True, None]
 
 
@@ -212,6 +220,8 @@ def spec_runs(rng: random.Random) -> Iterator[Run]:
                 value = float(value.replace("Infinity", "inf"))
             _set(spec, path, value)
             text, name, what = json.dumps(spec), "spec.json", f"{'.'.join(map(str, path))}"
+        elif choice < 0.75:
+            text, name, what = FIFO, "spec.yaml", "a FIFO"
         elif choice < 0.85:
             text = (
                 "a: &a ["
@@ -328,7 +338,10 @@ def judge(run: Run) -> Verdict:
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in run.files.items():
             with contextlib.suppress(OSError):
-                (Path(tmp) / name).write_text(text)
+                if text == FIFO:
+                    os.mkfifo(Path(tmp) / name)
+                else:
+                    (Path(tmp) / name).write_text(text)
         argv = [a.replace("{dir}", tmp) for a in run.argv]
         signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(TIME_LIMIT_S)
@@ -364,7 +377,8 @@ def judge(run: Run) -> Verdict:
 def _figures(text: str) -> Any:
     """A JSON output without what names the file it came from."""
     document = json.loads(text)
-    document.get("model", {}).pop("source", None)
+    for part in (document, document.get("vision") or {}):
+        part.get("model", {}).pop("source", None)
     return document
 
 
