@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
-from .errors import UsageError
+from .errors import ConfigError, UsageError, shown
 from .layers.blocks import Block
 from .layers.ends import ModelEnds
 from .layers.mla import MlaMode
@@ -144,8 +144,7 @@ class BaseModelConfigParser(ABC):
 
     def quantization_config(self) -> Mapping[str, Any] | None:
         """The `quantization_config` that sets weight formats (a family may nest it)."""
-        quantization = self.config.get("quantization_config")
-        return quantization if isinstance(quantization, Mapping) else None
+        return quantization_section(self.config, "quantization_config")
 
     def context_limit(self) -> int | None:
         """The longest context the model was built for (`max_position_embeddings`, in the text
@@ -200,3 +199,12 @@ class BaseModelConfigParser(ABC):
         if layers not in self._kinds:
             self._kinds[layers] = Counter(self.layers[layers.start : layers.stop])
         return self._kinds[layers]
+
+
+def quantization_section(config: Mapping[str, Any], where: str) -> Mapping[str, Any] | None:
+    """`config`'s quantization_config: an object, or absent/null (not quantized); anything else
+    is one ConfigError line, not an unquantized model."""
+    quantization = config.get("quantization_config")
+    if quantization is not None and not isinstance(quantization, Mapping):
+        raise ConfigError(f"{where}: must be an object (or null), got {shown(quantization)}")
+    return quantization

@@ -54,7 +54,14 @@ def parse_count(text: str) -> int | None:
 def looks_like_model(text: str) -> bool:
     """A value a list option swallowed that was meant as the model: an `org/name`, a path, a
     config file."""
-    return bool(text) and ("/" in text or text.endswith(".json") or Path(text).exists())
+    if not text:
+        return False
+    if "/" in text or text.endswith(".json"):
+        return True
+    try:
+        return Path(text).exists()
+    except OSError:  # a name too long to be a path
+        return False
 
 
 def _not_a_count(text: str, what: str) -> argparse.ArgumentTypeError:
@@ -502,6 +509,7 @@ class _ArgumentParser(argparse.ArgumentParser):
     late_help: dict[argparse.Action, Callable[[], str]]
 
     def error(self, message: str) -> NoReturn:
+        message = str(UsageError(message))  # one line, cut at the limit every error keeps
         self.exit(UsageError.exit_code, f"{self.prog}: error: {message} (see --help)\n")
 
     def format_help(self) -> str:

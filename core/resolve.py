@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,11 +82,12 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 def resolve_config(name: str) -> ResolvedConfig:
     path = Path(name).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
+    mode = _file_mode(path)
+    if mode is not None and stat.S_ISDIR(mode):
+        if _file_mode(path / "config.json") is None:
             raise ConfigNotFoundError(f"{name}: directory has no config.json")
         return ResolvedConfig(name, "file", load_config_file(path / "config.json"))
-    if path.is_file():
+    if mode is not None:  # a regular file, or one `load_config_file` refuses (a FIFO, a device)
         return ResolvedConfig(name, "file", load_config_file(path))
     bundled = _catalog_lookup(name)
     if bundled is not None:
@@ -95,6 +97,17 @@ def resolve_config(name: str) -> ResolvedConfig:
             f"{name}: no such file or directory, and not a model name (see --list-models)"
         )
     return ResolvedConfig(name, "hub", _fetch_from_hub(name))
+
+
+def _file_mode(path: Path) -> int | None:
+    """st_mode of `path`, None where nothing is there; a path the system cannot look up (a
+    name too long, a permission denied) is one line."""
+    try:
+        return path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise ConfigNotFoundError(f"{path}: cannot look it up ({exc.strerror})") from None
 
 
 def _catalog_lookup(name: str) -> Path | None:

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.base_parser import BaseModelConfigParser, ModelDims
+from ..core.base_parser import BaseModelConfigParser, ModelDims, quantization_section
 from ..core.errors import ConfigError
 from ..core.layers import Block, DenseMlp, MlaAttention, MlaMode, Moe
 from ..core.model.config import ConfigReader, top_k_of
@@ -79,8 +79,10 @@ class DeepseekV2ConfigParser(BaseModelConfigParser):
     def quantization_config(self) -> Mapping[str, Any] | None:
         """Kimi-K2.5 keeps its `quantization_config` in `text_config`."""
         text = self.config.get("text_config")
-        if isinstance(text, Mapping) and isinstance(text.get("quantization_config"), Mapping):
-            return text["quantization_config"]
+        if isinstance(text, Mapping) and "quantization_config" in text:
+            nested = quantization_section(text, "text_config.quantization_config")
+            if nested is not None:
+                return nested
         return super().quantization_config()
 
     def get_layer_list(self) -> Sequence[Block]:

@@ -10,9 +10,10 @@ judged by what the README promises:
 - `traceback`: an exception escaped (anything that is not an `AnalyzerError`);
 - `hang`: past the time limit; `memory`: past the memory cap;
 - `wrong`: exit 0 for a config whose mutated value is invalid (a negative, zero, fractional,
-  boolean, NaN or infinite size; a string or container where a number goes) although the output
-  differs from the unmutated config's (so the value was read): a number that should have been
-  refused. (A value the model does not read leaves the output unchanged and is fine.)
+  boolean, NaN or infinite size; a value of another JSON kind than the field's own: a string or
+  container where a number goes, a flag where a list goes) although the output differs from the
+  unmutated config's (so the value was read): a number that should have been refused. (A value
+  the model does not read leaves the output unchanged and is fine.)
 
     .venv/bin/python tools/fuzz.py --runs 2000 --seed 1          # a campaign; prints the counts
     .venv/bin/python tools/fuzz.py --runs 300 --show traceback    # and the failing runs
@@ -155,7 +156,26 @@ def mutate(config: dict, rng: random.Random) -> tuple[dict, str, bool]:
         value = [old] * rng.choice([1, 3, 100_000])
         _set(out, path, value)
         invalid = _numeric(old)
+    if op != "delete":  # a nest is written out as an object
+        invalid = invalid or _retyped(old, {} if op == "nest" else _get(out, path))
     return out, f"{op} {'.'.join(map(str, path))}", invalid
+
+
+def _kind(value: Any) -> str | None:
+    """A JSON value's kind; None for null (a field that may hold null may hold most things)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__  # str, list, dict
+
+
+def _retyped(old: Any, new: Any) -> bool:
+    """A value of another kind than the field's own (a list where a name was, a number where a
+    flag was): HF's config classes type every field, so the config would not load there."""
+    return None not in (_kind(old), _kind(new)) and _kind(old) != _kind(new)
 
 
 def _numeric(value: Any) -> bool:
@@ -179,6 +199,10 @@ def config_runs(rng: random.Random) -> Iterator[Run]:
                  "--hardware", "H100-SXM5-80GB", "--format", "json"],
                 ["--cached-tokens", "50", "--input-tokens", "1", "--tensor-parallel", "2",
                  "--format", "json"],
+                ["--input-tokens", "16", "--output-tokens", "100000", "--hardware",
+                 "H100-SXM5-80GB", "--format", "json"],
+                ["--input-tokens", "128", "--output-tokens", "64", "--concurrency", "16",
+                 "--hardware", "H100-SXM5-80GB", "--format", "json"],
         ]  # fmt: skip
         if isinstance(config.get("vision_config"), dict):  # its encoder, and images in a prompt
             choices += [
@@ -242,7 +266,10 @@ def spec_runs(rng: random.Random) -> Iterator[Run]:
         )
 
 
-ARG_VALUES = ["0", "-1", "1", "4k", "1M", "10" * 200, "1e3", "x", "3.5", "100000000", "1:100000:+1"]
+ARG_VALUES = [
+    "0", "-1", "1", "4k", "1M", "10" * 200, "1e3", "x", "3.5", "100000000", "1:100000:+1",
+    "x" * 300, "{dir}/" + "y" * 300,
+]  # fmt: skip
 ARG_OPTIONS = [
     "--cached-tokens", "--input-tokens", "--batch-size", "--tensor-parallel",
     "--pipeline-parallel", "--expert-parallel", "--output-tokens", "--concurrency",
@@ -252,7 +279,13 @@ ARG_OPTIONS = [
 
 
 def argument_runs(rng: random.Random) -> Iterator[Run]:
-    models = ["meta-llama/Llama-3.1-8B", "deepseek-ai/DeepSeek-V3", "openai/gpt-oss-20b"]
+    models = [
+        "meta-llama/Llama-3.1-8B", "deepseek-ai/DeepSeek-V3", "openai/gpt-oss-20b",
+        "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+        str(ROOT / "tests/end-to-end/configs/tiny-llama4"),
+        "{dir}/" + "y" * 300 + ".json", "{dir}/" + "z" * 300,
+        "{dir}/fifo/config.json", "{dir}/fifo",
+    ]  # fmt: skip
     while True:
         argv: list[str] = []
         for option in rng.sample(ARG_OPTIONS, rng.randint(1, 4)):
@@ -266,8 +299,10 @@ def argument_runs(rng: random.Random) -> Iterator[Run]:
             ]
         if rng.random() < 0.15:
             argv.append("--plan")
-        argv += ["--format", "json", "--", rng.choice(models)]
-        yield Run(f"args: {' '.join(argv[:-2])}", argv, {})
+        model = rng.choice(models)
+        argv += ["--format", "json", "--", model]
+        files = {"fifo/config.json": FIFO} if "fifo" in model else {}
+        yield Run(f"args: {' '.join(argv[:-2])} -- {model[-40:]}", argv, files)
 
 
 GENERATORS = {"config": config_runs, "spec": spec_runs, "args": argument_runs}
@@ -338,6 +373,7 @@ def judge(run: Run) -> Verdict:
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in run.files.items():
             with contextlib.suppress(OSError):
+                (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
                 if text == FIFO:
                     os.mkfifo(Path(tmp) / name)
                 else:

@@ -49,8 +49,7 @@ device of no listed family.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -96,6 +95,7 @@ FAMILIES: dict[str, str] = {
 
 _GIGA = 10**9
 _TERA = 10**12
+_SI_MIN, _SI_MAX = 1e3, 1e24  # bytes, bytes/s, FLOP/s: what a spec file's units allow
 
 
 @dataclass(frozen=True)
@@ -114,25 +114,34 @@ class HardwareSpec:
     price_per_gpu_hour: float | None = None  # a spec file's price of one device, per hour
 
     def __post_init__(self) -> None:
-        """A spec built in Python is held to the spec file's rules: positive finite sizes."""
-        figures = {
+        """A spec built in Python is held to the spec file's rules: sizes (bytes, bytes/s,
+        FLOP/s) from 1e3 to 1e24 (a file's 1e-6 to 1e12 GB, GB/s or TFLOPS), efficiencies in
+        (0, 1]; so every time it gives is finite."""
+        sizes = {
             "memory_bytes": self.memory_bytes,
             "memory_bandwidth": self.memory_bandwidth,
-            "compute_efficiency": self.compute_efficiency,
-            "memory_efficiency": self.memory_efficiency,
             **{f"peak_flops[{fmt}]": peak for fmt, peak in self.peak_flops.items()},
         }
         if self.interconnect_bandwidth is not None:
-            figures["interconnect_bandwidth"] = self.interconnect_bandwidth
-        for key, value in figures.items():
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not 0 < value < math.inf
-            ):
-                raise HardwareSpecError(
-                    f"{self.name}: '{key}' must be a positive finite number, got {shown(value)}"
-                )
+            sizes["interconnect_bandwidth"] = self.interconnect_bandwidth
+        fractions = {
+            "compute_efficiency": self.compute_efficiency,
+            "memory_efficiency": self.memory_efficiency,
+        }
+        checks: list[tuple[dict[str, Any], Callable[[float], bool], str]] = [
+            (sizes, lambda v: _SI_MIN <= v <= _SI_MAX, f"from {_SI_MIN:.0e} to {_SI_MAX:.0e}"),
+            (fractions, lambda v: 0 < v <= 1, "in (0, 1]"),
+        ]
+        for figures, valid, what in checks:
+            for key, value in figures.items():
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not valid(value)
+                ):
+                    raise HardwareSpecError(
+                        f"{self.name}: '{key}' must be a number {what}, got {shown(value)}"
+                    )
 
     def peak_for(self, fmt: str) -> tuple[str, float]:
         """(format actually used, its dense peak FLOP/s) for multiplies in `fmt`."""

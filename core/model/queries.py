@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..errors import UsageError
+from ..errors import UsageError, shown
 
 QueryGroups = tuple[tuple[tuple[int, int], int], ...]
 """((cached, input), how many queries) per distinct query shape."""
@@ -41,8 +41,12 @@ class QueryConfig:
             )
         for index, ((cached, new), count) in enumerate(self.groups):
             problem = None
-            if not all(type(v) is int for v in (cached, new, count)):
-                problem = f"token counts must be integers, got {cached!r}, {new!r}"
+            if not all(type(v) is int for v in (cached, new)):
+                problem = f"token counts must be integers, got {shown(cached)}, {shown(new)}"
+            elif type(count) is not int:
+                problem = (
+                    f"a query group's size (a batch size) must be an integer, got {shown(count)}"
+                )
             elif cached < 0:
                 problem = f"cached tokens must be >= 0, got {cached}"
             elif new < 1:

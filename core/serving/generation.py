@@ -17,6 +17,10 @@ step is its rows over every pipeline stage (the batch is one micro-batch: its to
 stages one after another, `HardwareResult.latency_s`). The sum over the piece's steps is then the
 exact sum of those piecewise-affine functions over the integers (core/serving/piecewise.py).
 Costs that depend on L mod r are summed along each residue class of the step index modulo r.
+A chunk of C tokens restarting more often than C times in a run is folded the same way (along a
+residue class modulo C its in-chunk length is constant), so a run costs about 2 min(C, number
+of restarts) evaluations whatever its length; past `MAX_STEP_EVALUATIONS` the generation
+is refused with the limit named (only a context far beyond any model's positions gets there).
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ from .piecewise import StepPoint, step_lines, sum_steps
 
 # (cached, input, output tokens) of a query, and how many queries are alike.
 Request = tuple[tuple[int, int, int], int]
+
+# Step evaluations a generation may take to sum its decode steps (one is ~1 ms here).
+MAX_STEP_EVALUATIONS = 20_000
 
 
 @dataclass(frozen=True)
@@ -241,18 +248,15 @@ class _Decoder:
         report = analyze(self.parser, self.queries_at(k), self.parallel)
         return report.device_memory_bytes_with(self.encoder_bytes)
 
-    def boundaries(self, lo: int, hi: int) -> set[int]:
+    def boundaries(self, lo: int, hi: int, cycles: frozenset[int]) -> set[int]:
         """Steps k in [lo, hi) after which a new affine piece begins, for any active query."""
         cuts: set[int] = set()
-        for (c, n, out), _ in self.batch:
-            if out - 1 < lo:
-                continue
-            start = c + n  # context after step k is start + k
+        for start in self.active_starts(lo):  # context after step k is start + k
             for point in self.pieces.points:  # kinks at L = point: affine up to and from it
                 for k in (point - start - 1, point - start):
                     if lo <= k < hi:
                         cuts.add(k)
-            for cycle in self.pieces.cycles:  # restarts at L = m * cycle + 1
+            for cycle in cycles:  # restarts at L = m * cycle + 1
                 first = max(1, -(-(start + lo - 1) // cycle))
                 for m in range(first, (start + hi) // cycle + 1):
                     k = m * cycle + 1 - start - 1  # the step before the restart
@@ -260,19 +264,33 @@ class _Decoder:
                         cuts.add(k)
         return cuts
 
+    def active_starts(self, lo: int) -> list[int]:
+        """c + n of every query group still generating at step `lo`."""
+        return [c + n for (c, n, out), _ in self.batch if out - 1 >= lo]
+
     def sum(self, lo: int, hi: int) -> tuple[float, float]:
         """(ideal, expected) sums of the decode steps lo..hi, the active queries fixed."""
-        cuts = self.boundaries(lo, hi)
+        span = hi - lo + 1
+        folded = frozenset(cycle for cycle in self.pieces.cycles if cycle * cycle <= span)
+        modulus = reduce(math.lcm, folded, self.modulus)
+        cycles = self.pieces.cycles - folded
+        groups = len(self.active_starts(lo))
+        pieces = groups * (2 * len(self.pieces.points) + sum(span // c + 1 for c in cycles))
+        planned = 2 * min(min(modulus, span) * (pieces + 1), span)  # each cut splits every class
+        if self.evaluated + planned > MAX_STEP_EVALUATIONS:
+            raise UsageError(
+                f"this generation needs about {self.evaluated + planned:,} step evaluations to "
+                f"sum its {hi:,} decode steps exactly (the limit is {MAX_STEP_EVALUATIONS:,}): "
+                "ask for fewer output tokens"
+            )
+        cuts = self.boundaries(lo, hi, cycles)
         ideal = expected = 0.0
-        for residue in range(self.modulus):
-            first = lo + (residue - lo) % self.modulus
-            ks = range(first, hi + 1, self.modulus)
-            if not ks:
-                continue
+        for first in range(lo, min(lo + modulus, hi + 1)):  # one residue class each
+            ks = range(first, hi + 1, modulus)
             for a, b in _runs(ks, cuts):
                 low = self.evaluate(a)
                 high = low if a == b else self.evaluate(b)
-                count = (b - a) // self.modulus + 1
+                count = (b - a) // modulus + 1
                 i, e = sum_steps(low, high, count)
                 ideal += i
                 expected += e + count * self.eff.step_overhead_s

@@ -4,6 +4,7 @@ the batch; bad input is one line."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -43,9 +44,10 @@ def brute_force(parser, batch, parallel=SINGLE_DEVICE, hw=H100):
 CASES = [
     # a sliding window filling up mid-generation (gemma-2: 4096-token windows every other layer)
     ("google/gemma-2-9b-it", [0, 3900], [100, 50], [300, 260], SINGLE_DEVICE, H100),
-    # chunked attention restarting every 8 tokens (tiny Llama 4), queries leaving at different
-    # steps
+    # chunked attention restarting every 4 tokens (tiny Llama 4), queries leaving at different
+    # steps; a run of 16 steps or more is summed along residue classes modulo 4
     (str(CONFIGS / "tiny-llama4"), [0, 5, 11], [3, 1, 2], [40, 17, 29], SINGLE_DEVICE, H100),
+    (str(CONFIGS / "tiny-llama4"), [0, 6], [3, 1], [700, 251], Parallelism(1, 2, 1), H100),
     # a hybrid of linear attention with a fixed state and full attention (Qwen3.5 MoE)
     (str(CONFIGS / "qwen3_5_moe"), [0, 64], [32, 1], [90, 45], Parallelism(2, 1, 1), H100),
     # MLA, absorbed for decode (DeepSeek-V3), over tensor and pipeline ranks
@@ -88,6 +90,26 @@ def test_a_long_generation_evaluates_a_handful_of_steps() -> None:
         for c in (2048, 2048 + 99_998)
     )
     assert g.decode_s == pytest.approx(99_999 * (first + last) / 2, rel=1e-12)
+
+
+def test_a_billion_tokens_of_chunked_attention_are_a_handful_of_steps() -> None:
+    # restarts every 4 tokens: summed along the 4 residue classes, not cut at 250 million restarts
+    _, parser = load_model(str(CONFIGS / "tiny-llama4"))
+    batch = requests(QueryConfig.from_lists([0], [10]), [10**9])
+    g = generate(parser, batch, H100, default_efficiency(H100))
+    assert g.steps == 10**9 - 1 and g.evaluated <= 8
+    assert math.isfinite(g.decode_s) and g.decode_s > 0
+
+
+def test_a_generation_past_the_evaluation_budget_is_refused(tmp_path) -> None:
+    # a 30,000-token chunk over a billion steps: 33,333 restarts, 30,000 residue classes
+    config = json.loads((CONFIGS / "tiny-llama4" / "config.json").read_text())
+    config["text_config"]["attention_chunk_size"] = 30_000
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    _, parser = load_model(str(tmp_path / "config.json"))
+    batch = requests(QueryConfig.from_lists([0], [10]), [10**9])
+    with pytest.raises(UsageError, match=r"60,000 step evaluations .* \(the limit is 20,000\)"):
+        generate(parser, batch, H100, default_efficiency(H100))
 
 
 def test_one_output_token_is_the_prefill_alone() -> None:

@@ -289,7 +289,7 @@ def test_bad_points_fail_as_the_definition_does() -> None:
     for batches, contexts, message in (
         ([1, 0], [0], "query 0: a query group needs at least one query, got 0"),
         ([1], [5, -1], "query 0: cached tokens must be >= 0, got -1"),
-        ([2.5], [5], "query 0: token counts must be integers, got 5, 1"),
+        ([2.5], [5], "query 0: a query group's size (a batch size) must be an integer, got 2.5"),
     ):
         with pytest.raises(UsageError) as raised:
             sweep(parser, batch_sizes=batches, cached_tokens=contexts)  # type: ignore[arg-type]

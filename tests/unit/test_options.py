@@ -4,14 +4,13 @@ what a run imports (core/options.py, the script)."""
 from __future__ import annotations
 
 import argparse
-import importlib.machinery
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import cli_module
 
 from transformer_roofline.core.errors import UsageError
 from transformer_roofline.core.hardware.roofline import Execution
@@ -29,19 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 TINY = "tests/end-to-end/configs/tiny-llama/config.json"
 
 
-def _script():
-    loader = importlib.machinery.SourceFileLoader(
-        "_analyzer_script", str(ROOT / "transformer_roofline_analyzer")
-    )
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = _script().main(list(args))
+    code = cli_module().main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
 
