@@ -380,13 +380,14 @@ def judge(run: Run) -> Verdict:
                     (Path(tmp) / name).write_text(text)
         argv = [a.replace("{dir}", tmp) for a in run.argv]
         signal.signal(signal.SIGALRM, _alarm)
-        signal.alarm(TIME_LIMIT_S)
+        # past the limit, then every second: one signal swallowed cannot leave a run hanging
+        signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_S, 1.0)
         try:
             code, out, err, escaped = _invoke(argv)
         except _Timeout:
             return Verdict(run, "hang", f"over {TIME_LIMIT_S} s")
         finally:
-            signal.alarm(0)
+            signal.setitimer(signal.ITIMER_REAL, 0)
         if code == -2:
             return Verdict(run, "memory", escaped)
         if escaped or "Traceback" in err:
