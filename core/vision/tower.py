@@ -23,11 +23,14 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from ..errors import UnsupportedModelError, UsageError
-from ..layers.blocks import Block
+from ..layers.attention import Attention
+from ..layers.blocks import Block, NormKind, NormLayout
+from ..layers.mlp import DenseMlp
 from ..model.builder import OpBuilder
 from ..model.config import ConfigReader
 from ..model.formats import DataFormat
 from ..model.images import ImageGrid
+from ..model.masks import AttentionPattern
 from ..model.parallel import Parallelism
 from ..model.precision import resolve_precision
 from .ends import VisionEnds
@@ -69,6 +72,22 @@ def vision_dtype(config: Mapping[str, Any], vision: ConfigReader) -> DataFormat:
 def text_hidden_size(config: Mapping[str, Any], model_type: str) -> int:
     """The text model's `hidden_size` (in `text_config`): the projector's output width."""
     return ConfigReader(config, model_type).section("text_config").integer("hidden_size")
+
+
+def vit_layers(dims: VisionDims, act: str) -> list[Block]:
+    """`dims.num_layers` plain ViT encoder layers (Qwen3-VL, Llama 4, MoonViT): pre-LayerNorm,
+    bidirectional multi-head attention with biased q/k/v and output projections, and a biased
+    MLP that is not gated."""
+    attention = Attention(
+        dims.num_heads,
+        dims.num_heads,
+        dims.hidden_size // dims.num_heads,
+        AttentionPattern.bidirectional(),
+        qkv_bias=True,
+        o_bias=True,
+    )
+    mlp = DenseMlp(dims.intermediate_size, act, bias=True, gated=False)
+    return [Block.encoder(attention, mlp, NormLayout.PRE, NormKind.LAYER)] * dims.num_layers
 
 
 class VisionTower(ABC):

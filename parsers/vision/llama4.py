@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.errors import ConfigError
-from ...core.layers import Attention, Block, DenseMlp, NormKind, NormLayout
+from ...core.layers import Block
 from ...core.model.images import ImageGrid
-from ...core.model.masks import AttentionPattern
 from ...core.vision.ends import PositionTable, Step, VisionEnds
 from ...core.vision.tower import (
     VisionDims,
@@ -42,6 +41,7 @@ from ...core.vision.tower import (
     text_hidden_size,
     vision_dtype,
     vision_section,
+    vit_layers,
 )
 
 MAX_TILES = 16  # the image processor's `max_patches` (tiles), not in config.json
@@ -142,18 +142,7 @@ class Llama4VisionTower(VisionTower):
         )
 
     def get_layer_list(self) -> Sequence[Block]:
-        d = self.dims
-        attention = Attention(
-            d.num_heads,
-            d.num_heads,
-            d.hidden_size // d.num_heads,
-            AttentionPattern.bidirectional(),
-            qkv_bias=True,
-            o_bias=True,
-        )
-        mlp = DenseMlp(d.intermediate_size, "gelu", bias=True, gated=False)
-        block = Block.encoder(attention, mlp, NormLayout.PRE, NormKind.LAYER)
-        return [block] * d.num_layers
+        return vit_layers(self.dims, "gelu")
 
     @property
     def positions(self) -> int:

@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.errors import ConfigError
-from ...core.layers import Attention, Block, DenseMlp, NormKind, NormLayout
+from ...core.layers import Block
 from ...core.model.config import ConfigReader
 from ...core.model.images import ImageGrid
-from ...core.model.masks import AttentionPattern
 from ...core.vision.ends import PositionTable, Step, VisionEnds
 from ...core.vision.tower import (
     VisionDims,
@@ -41,6 +40,7 @@ from ...core.vision.tower import (
     text_hidden_size,
     vision_dtype,
     vision_section,
+    vit_layers,
 )
 
 MAX_PATCHES = 16_384  # the image processor's `max_patches`, not in config.json
@@ -139,18 +139,7 @@ class MoonVitTower(VisionTower):
         )
 
     def get_layer_list(self) -> Sequence[Block]:
-        d = self.dims
-        attention = Attention(
-            d.num_heads,
-            d.num_heads,
-            d.hidden_size // d.num_heads,
-            AttentionPattern.bidirectional(),
-            qkv_bias=True,
-            o_bias=True,
-        )
-        mlp = DenseMlp(d.intermediate_size, d.act, bias=True, gated=False)
-        block = Block.encoder(attention, mlp, NormLayout.PRE, NormKind.LAYER)
-        return [block] * d.num_layers
+        return vit_layers(self.dims, self.dims.act)
 
     def vision_ends(self) -> VisionEnds:
         d = self.dims

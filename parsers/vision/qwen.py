@@ -36,11 +36,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.errors import ConfigError, UsageError
-from ...core.layers import Attention, Block, DenseMlp, NormKind, NormLayout
+from ...core.layers import Block
 from ...core.model.images import ImageGrid
-from ...core.model.masks import AttentionPattern
 from ...core.vision.ends import PositionTable, Step, VisionEnds
-from ...core.vision.tower import VisionDims, VisionTower, vision_dtype, vision_section
+from ...core.vision.tower import (
+    VisionDims,
+    VisionTower,
+    vision_dtype,
+    vision_section,
+    vit_layers,
+)
 
 # The Qwen3-VL / Qwen3.5 checkpoints' preprocessor_config.json `size` (pixels).
 MIN_PIXELS = 65_536
@@ -127,18 +132,7 @@ class Qwen3VLVisionTower(VisionTower):
         )
 
     def get_layer_list(self) -> Sequence[Block]:
-        d = self.dims
-        attention = Attention(
-            d.num_heads,
-            d.num_heads,
-            d.hidden_size // d.num_heads,
-            AttentionPattern.bidirectional(),
-            qkv_bias=True,
-            o_bias=True,
-        )
-        mlp = DenseMlp(d.intermediate_size, d.act, bias=True, gated=False)
-        block = Block.encoder(attention, mlp, NormLayout.PRE, NormKind.LAYER)
-        return [block] * d.num_layers
+        return vit_layers(self.dims, self.dims.act)
 
     def vision_ends(self) -> VisionEnds:
         d = self.dims
