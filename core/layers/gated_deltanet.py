@@ -34,7 +34,7 @@ from ..model.masks import NO_PIECES, ContextPieces
 from ..model.parallel import Parallelism
 from ..model.queries import QueryConfig
 from ..model.rows import Category, Row
-from ..model.state import Growth, State, StateFormat
+from ..model.state import State, conv_and_recurrent_states
 from .mixer import divisible
 
 _FLOAT32 = lookup_format("float32")  # the recurrent state, as HF and the kernels keep it
@@ -64,19 +64,9 @@ class GatedDeltaNet:
         )
 
     def states(self, tp: int) -> tuple[State, ...]:
-        return (
-            State(
-                "Conv state",
-                self.conv_channels // tp * self.conv_kernel,
-                Growth.FIXED,
-                fmt=StateFormat.ACTIVATION,
-            ),
-            State(
-                "Recurrent state",
-                self.value_heads // tp * self.key_dim * self.value_dim,
-                Growth.FIXED,
-                fmt=StateFormat.FLOAT32,
-            ),
+        return conv_and_recurrent_states(
+            self.conv_channels // tp * self.conv_kernel,
+            self.value_heads // tp * self.key_dim * self.value_dim,
         )
 
     def pieces(self) -> ContextPieces:

@@ -35,7 +35,7 @@ from ..model.masks import NO_PIECES, ContextPieces
 from ..model.parallel import Parallelism
 from ..model.queries import QueryConfig
 from ..model.rows import Category, Row
-from ..model.state import Growth, State, StateFormat
+from ..model.state import State, conv_and_recurrent_states
 from .mixer import divisible
 
 _FLOAT32 = lookup_format("float32")
@@ -77,19 +77,9 @@ class Mamba2:
         return None
 
     def states(self, tp: int) -> tuple[State, ...]:
-        return (
-            State(
-                "Conv state",
-                self.conv_channels(tp) * self.conv_kernel,
-                Growth.FIXED,
-                fmt=StateFormat.ACTIVATION,
-            ),
-            State(
-                "Recurrent state",
-                self.heads // tp * self.head_dim * self.state_size,
-                Growth.FIXED,
-                fmt=StateFormat.FLOAT32,
-            ),
+        return conv_and_recurrent_states(
+            self.conv_channels(tp) * self.conv_kernel,
+            self.heads // tp * self.head_dim * self.state_size,
         )
 
     def pieces(self) -> ContextPieces:

@@ -62,3 +62,13 @@ class State:
         if self.growth is Growth.REMAINDER:
             return length % self.size
         return 1
+
+
+def conv_and_recurrent_states(conv: int, recurrent: int) -> tuple[State, ...]:
+    """What a conv + recurrence mixer (gated DeltaNet, Mamba-2) keeps, on one device: its causal
+    conv's last `conv` values in the activation format and its `recurrent` state values in
+    float32 (as HF keeps them); neither grows with the context."""
+    return (
+        State("Conv state", conv, Growth.FIXED, fmt=StateFormat.ACTIVATION),
+        State("Recurrent state", recurrent, Growth.FIXED, fmt=StateFormat.FLOAT32),
+    )
