@@ -3,8 +3,6 @@ queries written as (cached, input) pairs, and config strategies for property tes
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,18 +19,6 @@ from transformer_roofline.parsers import select_parser
 
 CONFIGS = ROOT / "tests" / "end-to-end" / "configs"
 CASES = ROOT / "tests" / "end-to-end" / "cases"
-
-
-def cli_module():
-    """The executable script, loaded as a module (its `main(argv)` returns the exit code)."""
-    loader = importlib.machinery.SourceFileLoader(
-        "_analyzer_script", str(ROOT / "transformer_roofline_analyzer")
-    )
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def tiny_config(name: str) -> dict[str, Any]:

@@ -318,20 +318,6 @@ def campaign(runs: int, seed: int, kinds: tuple[str, ...] = tuple(GENERATORS)) -
 # --- running and judging ------------------------------------------------------------------------
 
 
-def _cli_main():
-    import importlib.machinery
-    import importlib.util
-
-    loader = importlib.machinery.SourceFileLoader(
-        "fuzzed_cli", str(ROOT / "transformer_roofline_analyzer")
-    )
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module.main
-
-
 def _invoke(argv: list[str]) -> tuple[int, str, str, str]:
     """(exit code, stdout, stderr, escaped exception) of one in-process CLI run."""
     out, err = io.StringIO(), io.StringIO()
@@ -362,7 +348,9 @@ class _Timeout(BaseException):
 def _worker_init() -> None:
     global _MAIN
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    _MAIN = _cli_main()
+    from transformer_roofline.cli import load_script
+
+    _MAIN = load_script().main
 
 
 def _alarm(signum, frame):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 _HERE = Path(__file__).resolve().parent
 # installed: a copy beside this module; in the repository: the script at the root
@@ -20,10 +21,16 @@ SCRIPT = next(
 )
 
 
-def main() -> int:
+def load_script() -> ModuleType:
+    """The executable script, loaded as a module (not as `__main__`, so it does not re-run
+    itself): its `main(argv)` returns the exit code. Tests and tools/fuzz.py call it in-process."""
     loader = importlib.machinery.SourceFileLoader("transformer_roofline._script", str(SCRIPT))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
-    return module.main()
+    return module
+
+
+def main() -> int:
+    return load_script().main()

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import cli_module
 
+from transformer_roofline.cli import load_script
 from transformer_roofline.core.errors import UsageError
 from transformer_roofline.core.hardware.roofline import Execution
 from transformer_roofline.core.options import (
@@ -29,7 +29,7 @@ TINY = "tests/end-to-end/configs/tiny-llama/config.json"
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli_module().main(list(args))
+    code = load_script().main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -149,11 +149,9 @@ def test_a_swallowed_model_is_one_line_with_exit_2(capsys: pytest.CaptureFixture
 
 # A table run of a Llama config: what it must not import (benchmarks/bench.py times this run).
 STEP_RUN = f"""
-import importlib.machinery, importlib.util, io, sys
-loader = importlib.machinery.SourceFileLoader("script", "transformer_roofline_analyzer")
-spec = importlib.util.spec_from_loader("script", loader)
-module = importlib.util.module_from_spec(spec)
-loader.exec_module(module)
+import io, sys
+from transformer_roofline.cli import load_script
+module = load_script()
 sys.stdout = io.StringIO()
 assert module.main(["--cached-tokens", "4k", "--batch-size", "8", "--", "{TINY}"]) == 0
 sys.stdout = sys.__stdout__

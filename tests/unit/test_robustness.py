@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from conftest import catalog_config
-from helpers import cli_module
 
 from transformer_roofline import analyze_model, plan_model, sweep
+from transformer_roofline.cli import load_script
 from transformer_roofline.core.errors import AnalyzerError
 from transformer_roofline.core.hardware.specs import HardwareSpec
 
@@ -37,7 +37,7 @@ LINE_LIMIT = len(PREFIX) + 400 + len(" (see --help)")
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     try:
-        code = cli_module().main(list(args))
+        code = load_script().main(list(args))
     except SystemExit as exit:  # argparse's own errors
         code = exit.code if isinstance(exit.code, int) else 1
     out, err = capsys.readouterr()
