@@ -248,10 +248,11 @@ class _Decoder:
         report = analyze(self.parser, self.queries_at(k), self.parallel)
         return report.device_memory_bytes_with(self.encoder_bytes)
 
-    def boundaries(self, lo: int, hi: int, cycles: frozenset[int]) -> set[int]:
-        """Steps k in [lo, hi) after which a new affine piece begins, for any active query."""
+    def boundaries(self, lo: int, hi: int, starts: list[int], cycles: frozenset[int]) -> set[int]:
+        """Steps k in [lo, hi) after which a new affine piece begins, for any active query (c + n
+        of each in `starts`)."""
         cuts: set[int] = set()
-        for start in self.active_starts(lo):  # context after step k is start + k
+        for start in starts:  # context after step k is start + k
             for point in self.pieces.points:  # kinks at L = point: affine up to and from it
                 for k in (point - start - 1, point - start):
                     if lo <= k < hi:
@@ -274,8 +275,8 @@ class _Decoder:
         folded = frozenset(cycle for cycle in self.pieces.cycles if cycle * cycle <= span)
         modulus = reduce(math.lcm, folded, self.modulus)
         cycles = self.pieces.cycles - folded
-        groups = len(self.active_starts(lo))
-        pieces = groups * (2 * len(self.pieces.points) + sum(span // c + 1 for c in cycles))
+        starts = self.active_starts(lo)
+        pieces = len(starts) * (2 * len(self.pieces.points) + sum(span // c + 1 for c in cycles))
         planned = 2 * min(min(modulus, span) * (pieces + 1), span)  # each cut splits every class
         if self.evaluated + planned > MAX_STEP_EVALUATIONS:
             raise UsageError(
@@ -283,7 +284,7 @@ class _Decoder:
                 f"sum its {hi:,} decode steps exactly (the limit is {MAX_STEP_EVALUATIONS:,}): "
                 "ask for fewer output tokens"
             )
-        cuts = self.boundaries(lo, hi, cycles)
+        cuts = self.boundaries(lo, hi, starts, cycles)
         ideal = expected = 0.0
         for first in range(lo, min(lo + modulus, hi + 1)):  # one residue class each
             ks = range(first, hi + 1, modulus)
