@@ -6,8 +6,10 @@ NB: every token runs its top-k experts (FLOPs for T*k expert rows); the weight t
     E * (1 - (1 - k/E)^T), times one expert's bytes, rounded to whole bytes; storage counts every
     expert. The router's top-k selection and scoring arithmetic are not counted.
 Parallelism (core/model/parallel.py): per device, the router (replicated) and a 1/TP slice of
-every expert, or E/EP whole experts in 1/(TP/EP) slices: the same expected compute and traffic;
-EP replaces the all-reduce of the routed part by an all-to-all dispatch and combine.
+every expert, or E/EP whole experts in 1/(TP/EP) slices: the same expected compute, weight
+traffic and intermediate activations, but under EP a rank reads and writes only the T*k/EP token
+copies its experts run; EP replaces the all-reduce of the routed part by an all-to-all dispatch
+and combine.
 A latent MoE (Nemotron-H's `moe_latent_size`) projects each token to the latent width before the
 routed experts (`Latent_In_Proj`) and back after their weighted sum (`Latent_Out_Proj`): the
 experts, their dispatch and their combine work at the latent width; the shared experts do not.
@@ -17,7 +19,8 @@ NB: the latent projections are replicated under tensor parallelism (every rank r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import ClassVar
 
 from .. import ops as formulas
@@ -120,7 +123,11 @@ class Moe:
         )
 
     def expert_rows(self, ops: OpBuilder, tokens: int, width: int | None = None) -> list[Row]:
-        return mlp_rows(
+        """The routed experts' GEMMs on one device. Under EP a rank runs T*k/EP token copies
+        through E/EP whole experts (1/(TP/EP) slices of them) where TP runs all T*k copies through
+        a 1/TP slice of every expert: the FLOPs, the weights and the intermediate activations are
+        the same, the copies read in and written out at the model width are 1/EP of them."""
+        rows = mlp_rows(
             ops,
             tokens * self.top_k,
             self.intermediate // ops.tp,
@@ -132,6 +139,17 @@ class Moe:
             experts=Routing(self.num_experts, self.top_k, tokens),
             width=width,
         )
+        if ops.parallel.ep == 1:
+            return rows
+        share = Fraction(1, ops.parallel.ep)
+        first, last = rows[0], rows[-1]
+        rows[0] = replace(
+            first, cost=replace(first.cost, input_bytes=first.cost.input_bytes * share)
+        )
+        rows[-1] = replace(
+            last, cost=replace(last.cost, output_bytes=last.cost.output_bytes * share)
+        )
+        return rows
 
     def shared_rows(self, ops: OpBuilder, tokens: int) -> list[Row]:
         if not self.shared_intermediate:

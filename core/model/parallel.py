@@ -7,8 +7,10 @@
   small a-projections (and its latent cache) are replicated on every rank.
 - Expert parallelism (EP, dividing TP, on the same ranks as vLLM's --enable-expert-parallel): each
   rank holds E / EP whole experts instead of a 1/TP slice of every expert. Under uniform routing
-  the expected expert compute and weight traffic of a rank are the same either way; EP replaces
-  the MoE layer's all-reduce by an all-to-all dispatch and combine of the routed tokens.
+  the expected expert compute and weight traffic of a rank are the same either way, but a rank
+  reads and writes only the T*k/EP token copies its own experts run (TP: all T*k copies, each
+  through a slice); EP replaces the MoE layer's all-reduce by an all-to-all dispatch and
+  combine of the routed tokens.
 - Pipeline parallelism (PP): contiguous layers per stage, as even as possible (earlier stages take
   the extra layer); the embedding runs on the first stage, the final norm and LM head on the last;
   stages hand activations on. The busiest stage decides the step time (steady-state pipelining).

@@ -473,6 +473,19 @@ def test_expert_parallel_golden_max_batch_by_hand() -> None:
     # (85.5e9 - 23,353,368,576) / 67,108,864 = 926.06 -> 926
     assert (85_500_000_000 - weights) // kv == 926
     assert re.search(r"\| H100-SXM5-80GB \| TPOT [\d.]+ ms .*\| 926 +\|", text)
+    # a rank's experts run 64 tokens x 2 copies / 4 ranks = 32 copies of 4096 x 2 B in and out;
+    # gate and up of 2 whole experts over them = the 1/4 slices of all 8 over all 128 copies
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (
+            [c.strip() for c in line.strip("|").split("|")]
+            for line in text.splitlines()
+            if line.startswith("| Ffn - RoutedExp_")
+        )
+    }
+    gate_up, down = rows["Ffn - RoutedExp_GateUp_Proj"], rows["Ffn - RoutedExp_Down_Proj"]
+    assert gate_up[3] == down[4] == f"{32 * 4096 * 2 / 2**10:.2f} KiB"
+    assert gate_up[4] == f"{32 * 2 * 14336 * 2 / 2**20:.2f} MiB" == "1.75 MiB"
 
 
 def test_llama4_scout_table_matches_the_hf_reference() -> None:

@@ -181,11 +181,23 @@ def test_expert_parallel_all_to_all_hand_count() -> None:
     assert dispatch.sent_bytes == 2 * 2 * 64 * 2 * Fraction(3, 4)
     assert "Ffn - AllReduce" not in rows  # whole experts: no partial sums to reduce
 
-    # same expected expert compute and traffic per rank as TP slicing
+    # FLOPs, weights and intermediate activations per rank as TP slicing; the token copies in
+    # and out at the model width are the rank's own: 8 tokens x 2 copies / 4 ranks x 64 x 2 B
     def experts(r: Report):
-        return [row.cost for row in r.rows if row.category is Category.MLP_ROUTED]
+        return {row.name: row.cost for row in r.rows if row.category is Category.MLP_ROUTED}
 
-    assert experts(tp4) == experts(ep4)
+    tp_cost, ep_cost = experts(tp4), experts(ep4)
+    assert tp_cost.keys() == ep_cost.keys() and len(ep_cost) == 3
+    for name, cost in ep_cost.items():
+        assert (cost.flops, cost.weight_bytes) == (tp_cost[name].flops, tp_cost[name].weight_bytes)
+    gate_up, act, down = (
+        ep_cost[f"Ffn - RoutedExp_{n}"] for n in ("GateUp_Proj", "ActMul", "Down_Proj")
+    )
+    assert gate_up.input_bytes == down.output_bytes == 8 * 2 // 4 * 64 * 2
+    assert tp_cost["Ffn - RoutedExp_GateUp_Proj"].input_bytes == 8 * 2 * 64 * 2  # every copy
+    # the intermediate, gate and up: TP 16 copies x 64/4 features = EP 4 copies x 64 features
+    assert gate_up.output_bytes == down.input_bytes * 2 == 8 * 2 * (64 // 4) * 2 * 2
+    assert act == tp_cost["Ffn - RoutedExp_ActMul"]
 
 
 def test_mla_under_tensor_parallelism_replicates_the_latent_cache() -> None:
