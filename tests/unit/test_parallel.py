@@ -195,6 +195,8 @@ def test_expert_parallel_all_to_all_hand_count() -> None:
     )
     assert gate_up.input_bytes == down.output_bytes == 8 * 2 // 4 * 64 * 2
     assert tp_cost["Ffn - RoutedExp_GateUp_Proj"].input_bytes == 8 * 2 * 64 * 2  # every copy
+    one = experts(_run(MixtralConfigParser(config), [(0, 8)]))  # the 4 ranks add up to it
+    assert 4 * gate_up.input_bytes == one["Ffn - RoutedExp_GateUp_Proj"].input_bytes
     # the intermediate, gate and up: TP 16 copies x 64/4 features = EP 4 copies x 64 features
     assert gate_up.output_bytes == down.input_bytes * 2 == 8 * 2 * (64 // 4) * 2 * 2
     assert act == tp_cost["Ffn - RoutedExp_ActMul"]
