@@ -10,7 +10,8 @@
   the expected expert compute and weight traffic of a rank are the same either way, but a rank
   reads and writes only the T*k/EP token copies its own experts run (TP: all T*k copies, each
   through a slice); EP replaces the MoE layer's all-reduce by an all-to-all dispatch and
-  combine of the routed tokens.
+  combine of the routed tokens, as wide-EP deployments (DeepEP, pplx) exchange them. NB: vLLM
+  without data parallelism keeps the all-reduce; its ring sends the same bytes when k = EP = TP.
 - Pipeline parallelism (PP): contiguous layers per stage, as even as possible (earlier stages take
   the extra layer); the embedding runs on the first stage, the final norm and LM head on the last;
   stages hand activations on. The busiest stage decides the step time (steady-state pipelining).
