@@ -86,6 +86,7 @@ class Point:
     measured_s: float  # the measurement as a time (s, or s per token for a slope)
     terms: list[tuple[float, Step]] = field(default_factory=list)  # prediction = sum w * t
     requests: float = 0.0  # requests whose admission the measured time includes
+    prompt_tokens: float = 0.0  # the prompt tokens those requests bring
     steady: SteadyState | None = None  # serving at a concurrency: the quantity below of it
     quantity: str = ""
     excluded: str = ""
@@ -94,7 +95,8 @@ class Point:
         if self.steady is not None:
             return _serving_quantity(self.steady.on(eff), self.quantity, expected=True)
         steps = sum(w * step.expected(eff) for w, step in self.terms)
-        return steps + self.requests * eff.request_overhead_s
+        admission = self.requests * eff.request_overhead_s
+        return steps + admission + self.prompt_tokens * eff.prompt_token_overhead_s
 
     def ideal(self) -> float:
         if self.steady is not None:
@@ -186,18 +188,18 @@ def _measurements() -> Iterable[Point]:
         metric = r["metric"]
         if metric in ("ttft_s", "ttft_mean_s"):
             point.measured_s, point.terms = value, [(1.0, _step(parser, hw, tp, 1, b, 0, isl))]
-            point.requests = 1
+            point.requests, point.prompt_tokens = 1, b * isl
         elif metric == "tpot_p50_s":  # the median step of a static batch: the middle context
             step = _step(parser, hw, tp, 1, b, isl + osl // 2 - 1, 1)
             point.measured_s, point.terms = value, [(1.0, step)]
         elif metric == "output_tokens_per_s":  # one generate call: its time per output token
             point.measured_s = 1 / value
             point.terms = [(w / osl, s) for w, s in _generation(parser, hw, tp, 1, b, isl, osl)]
-            point.requests = 1 / osl
+            point.requests, point.prompt_tokens = 1 / osl, b * isl / osl
         elif metric == "output_tokens_per_s_per_gpu":  # a static batch's total latency
             point.measured_s = b * osl / (value * tp)
             point.terms = _generation(parser, hw, tp, 1, b, isl, osl)
-            point.requests = 1
+            point.requests, point.prompt_tokens = 1, b * isl
         else:
             point.excluded = f"metric {metric} not mapped"
         yield point
@@ -237,7 +239,7 @@ def _serving() -> Iterable[Point]:
             point.measured_s, point.terms = value, [
                 (1.0, _step(parser, hw, tp, ep_n, batch, 0, isl))
             ]
-            point.requests = 1
+            point.requests, point.prompt_tokens = 1, batch * isl
         elif metric == "itl_s" and "sweep" in r["batch_kind"]:  # the fit's intercept: no context
             point.measured_s, point.terms = value, [(1.0, _step(parser, hw, tp, ep_n, batch, 0, 1))]
         elif metric == "itl_s":  # a step at the middle of the generation
@@ -350,6 +352,7 @@ PRIORS: dict[str, Any] = {
     "kernel_launch_s": 3e-06,
     "step_overhead_s": 0.001,
     "request_overhead_s": 0.005,
+    "prompt_token_overhead_s": 1e-06,
     "collective_latency_s": 1.5e-05,
     "interconnect": 0.8,
 }
@@ -367,6 +370,11 @@ def _parameters(
         (("parameters", "kernel_launch_s"), PRIORS["kernel_launch_s"], (5e-7, 3e-5)),
         (("parameters", "step_overhead_s"), PRIORS["step_overhead_s"], (1e-5, 2e-2)),
         (("parameters", "request_overhead_s"), PRIORS["request_overhead_s"], (1e-4, 2e-1)),
+        (
+            ("parameters", "prompt_token_overhead_s"),
+            PRIORS["prompt_token_overhead_s"],
+            (1e-8, 2e-5),
+        ),
         (("parameters", "collective_latency_s"), PRIORS["collective_latency_s"], (2e-6, 1e-4)),
     ]
     params += [(("families", f, "bandwidth"), PRIORS["bandwidth"], (0.5, 0.95)) for f in families]

@@ -20,6 +20,9 @@ by tools/calibrate.py; the README gives them and the error of the fit):
 - `step_overhead_s`: a fixed cost per step (scheduler, sampling, host work);
 - `request_overhead_s`: a fixed cost per request before its first token (tokenization, admission,
   the HTTP round trip a benchmark client sees): part of the time to first token;
+- `prompt_token_overhead_s`: host work per prompt token before the first token (tokenizing the
+  prompt, preparing its inputs and cache pages): part of the time to first token, times the
+  prompt tokens the first step takes in;
 - `collective_latency_s` and `interconnect`: a collective costs a latency plus its bytes at that
   fraction of the link bandwidth.
 
@@ -49,6 +52,7 @@ _SCALARS = (
     "kernel_launch_s",
     "step_overhead_s",
     "request_overhead_s",
+    "prompt_token_overhead_s",
     "collective_latency_s",
     "interconnect",
 )
@@ -71,6 +75,7 @@ class Efficiency:
     kernel_launch_s: float = 0.0
     step_overhead_s: float = 0.0
     request_overhead_s: float = 0.0
+    prompt_token_overhead_s: float = 0.0
     collective_latency_s: float = 0.0
     interconnect: float = 1.0
     profile: str = "ideal"  # where the values come from, for the output

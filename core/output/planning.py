@@ -154,8 +154,9 @@ def generation_table(generations: Sequence[Generation], display: Display = PLAIN
                 ),
                 "",
                 display.fill(
-                    "TTFT: the prefill step (expected: + the per-request overhead). TPOT: mean "
-                    "time per output token after the first, over every query. End to end: until "
+                    "TTFT: the prefill step (expected: + the per-request and per-prompt-token "
+                    "host overheads). TPOT: mean time per output token after the first, over "
+                    "every query. End to end: until "
                     "the last query's last token; a query that is done leaves the batch. Output "
                     "tokens/s: every query's output over that time; per query: a query's output "
                     "over its own end to end, averaged. Peak memory: the fullest device at the "

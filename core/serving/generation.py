@@ -2,7 +2,8 @@
 summed exactly from a handful of step evaluations.
 
 Each query q (c_q cached, n_q input, N_q output tokens) is prefilled in the first step (its time
-to first token, and in the expected estimate the per-request overhead), then generates N_q - 1
+to first token, and in the expected estimate the per-request and per-prompt-token overheads, the
+latter on every prompt token of the step), then generates N_q - 1
 more tokens, one per decode step, its context growing by one per step; a query that is done
 leaves the batch. The decode step k (k = 1, 2, ...) holds every query still generating, each with
 c_q + n_q + k - 1 tokens cached and 1 input token.
@@ -73,7 +74,7 @@ class Generation:
     hardware: HardwareSpec
     efficiency: Efficiency
     ttft_s: float  # the prefill step
-    expected_ttft_s: float  # the prefill step + the per-request overhead
+    expected_ttft_s: float  # the prefill step + the per-request and per-prompt-token overheads
     decode_s: float  # every decode step, until the last query is done
     expected_decode_s: float
     queries: tuple[QueryTimes, ...]
@@ -185,7 +186,12 @@ def generate(
         ideal_done, expected_done, start = ideal_done + ideal, expected_done + expected, end + 1
         until[end] = (ideal_done, expected_done)
     ttft = encoder_s[0] + first.latency_s
-    expected_ttft = encoder_s[1] + first.expected_latency_s + eff.request_overhead_s
+    expected_ttft = (
+        encoder_s[1]
+        + first.expected_latency_s
+        + eff.request_overhead_s
+        + eff.prompt_token_overhead_s * prefill.total_input_tokens
+    )
     times = tuple(
         QueryTimes(
             c,

@@ -20,7 +20,8 @@ server). The steady state, per request:
   decoding requests, with the others' prefill in m / s of them;
 - a prefill step: its own chunk of isl / s_p tokens beside the decoding requests and the
   others' prefill tokens of an average step ((C - 1) isl / s); s_p of them (and, in the
-  expected estimate, the per-request overhead) are the time to first token (TTFT);
+  expected estimate, the per-request overhead and the per-prompt-token one on its isl tokens)
+  are the time to first token (TTFT);
 - with pipeline parallelism, pp micro-batches are in flight, one per stage: a request's step
   holds it and 1 / pp of the others' tokens, and takes every stage's time, one after another
   (`HardwareResult.latency_s`);
@@ -215,7 +216,7 @@ class SteadyState:
         ttft, expected_ttft = (
             self.cycle.prefill_steps * t for t in self.prefill.times(self.hw, eff, execution)
         )
-        expected_ttft += eff.request_overhead_s
+        expected_ttft += eff.request_overhead_s + eff.prompt_token_overhead_s * self.isl
         share = self.carrying_share
         tpot, expected_tpot = (
             (1 - share) * alone + share * beside

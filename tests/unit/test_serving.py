@@ -14,6 +14,7 @@ from conftest import ROOT
 
 from transformer_roofline.core.api import analyze_model, load_model, plan_model
 from transformer_roofline.core.errors import UsageError
+from transformer_roofline.core.hardware.efficiency import Efficiency
 from transformer_roofline.core.hardware.roofline import default_efficiency
 from transformer_roofline.core.hardware.specs import resolve_hardware
 from transformer_roofline.core.model.parallel import SINGLE_DEVICE, Parallelism
@@ -90,6 +91,15 @@ def test_more_concurrency_never_lowers_tpot_ttft_or_throughput(model, parallel, 
                 1 - 1e-12
             )
         previous = s
+
+
+def test_a_request_waits_for_its_admission_and_its_prompt_on_the_host() -> None:
+    """With ideal kernels and no per-step cost, the expected TTFT is the ideal one plus the
+    request's admission and the host's work on each of its 3000 prompt tokens."""
+    _, parser = load_model("meta-llama/Llama-3.1-8B")
+    eff = Efficiency(request_overhead_s=0.02, prompt_token_overhead_s=4e-6)
+    s = serve(parser, H100, eff, concurrency=1, isl=3000, osl=10, parallel=SINGLE_DEVICE)
+    assert s.expected_ttft_s == pytest.approx(s.ttft_s + 0.02 + 3000 * 4e-6, rel=1e-12)
 
 
 def test_one_client_is_one_generation() -> None:
