@@ -8,8 +8,9 @@ NB: every token runs its top-k experts (FLOPs for T*k expert rows); the weight t
 Parallelism (core/model/parallel.py): per device, the router (replicated) and a 1/TP slice of
 every expert, or E/EP whole experts in 1/(TP/EP) slices: the same expected compute, weight
 traffic and intermediate activations, but under EP a rank reads and writes only the T*k/EP token
-copies its experts run; EP replaces the all-reduce of the routed part by an all-to-all dispatch
-and combine.
+copies its experts run; EP adds an all-to-all dispatch and combine, and where nothing is left to
+reduce (EP = TP, no shared expert) the layer's all-reduce becomes an all-gather of the owners'
+tokens.
 A latent MoE (Nemotron-H's `moe_latent_size`) projects each token to the latent width before the
 routed experts (`Latent_In_Proj`) and back after their weighted sum (`Latent_Out_Proj`): the
 experts, their dispatch and their combine work at the latent width; the shared experts do not.
@@ -94,8 +95,7 @@ class Moe:
             rows += self.shared_rows(ops, tokens)
             name = "Ffn - RoutedSharedExpAdd" if shared else "Ffn - RoutedExpAdd"
             rows.append(ops.set_op_moe_combine_req(name, tokens, self.top_k, shared))
-        if ep == 1 or shared:  # partial sums of the TP slices
-            rows += ops.set_op_allreduce_req("Ffn - AllReduce", tokens)
+        rows += ops.set_op_moe_gather_req("Ffn - ", tokens, partial=ep == 1 or shared)
         return rows
 
     def latent_row(self, ops: OpBuilder, name: str, tokens: int, *, inward: bool) -> Row:

@@ -15,8 +15,10 @@ NB: as in `Moe`, the router's softmax, top-k selection and renormalisation are n
     expected expert traffic is `Moe`'s (uniform routing).
 Parallelism: the dense MLP splits its width over TP and the experts as `Moe` does (TP slices, or
 E/EP whole experts). Each part is reduced before its own post-norm (a norm needs the whole sum):
-an all-reduce after the dense down projection, and one after the experts' combine (or the EP
-all-to-all combine instead). Router, norms and scales are replicated. No state between steps.
+an all-reduce after the dense down projection, and one after the experts' combine (with EP:
+the all-to-all dispatch and combine, then the all-reduce where the experts are cut into TP/EP
+slices, or an all-gather of the owners' tokens where EP = TP). Router, norms and scales are
+replicated. No state between steps.
 """
 
 from __future__ import annotations
@@ -66,8 +68,7 @@ class MoeWithDense:
         if ep > 1:
             rows += ops.set_op_alltoall_req("Ffn - Combine", tokens, moe.top_k)
         rows.append(ops.set_op_moe_combine_req("Ffn - RoutedExpAdd", tokens, moe.top_k, False))
-        if ep == 1:
-            rows += ops.set_op_allreduce_req("Ffn - RoutedExp_AllReduce", tokens)
+        rows += ops.set_op_moe_gather_req("Ffn - RoutedExp_", tokens, partial=ep == 1)
         rows.append(self._norm(ops, "Ffn - Post_RMSNorm_2", tokens))
         rows.append(ops.set_op_sum_req("Ffn - DenseRoutedAdd", tokens, hidden))
         return rows

@@ -351,6 +351,20 @@ class OpBuilder:
         message = tokens * self.hidden_size * self.act_bytes
         return [self.set_op_comm_req(name, Comm(CommKind.ALL_REDUCE, message, self.tp))]
 
+    def set_op_moe_gather_req(self, prefix: str, tokens: int, *, partial: bool) -> list[Row]:
+        """What a MoE layer exchanges last, so every rank holds all T tokens' outputs again:
+        the all-reduce of partial sums (tensor parallelism, a shared expert's slices, or experts
+        cut into TP/EP slices), which also returns the owners' tokens under EP; with whole
+        experts and nothing partial (EP = TP, no shared expert) each rank owns T/EP finished
+        tokens, and an all-gather of the T x h activation hands them round."""
+        if self.tp == 1:
+            return []
+        if partial or self.parallel.ep < self.tp:
+            return self.set_op_allreduce_req(f"{prefix}AllReduce", tokens)
+        message = tokens * self.hidden_size * self.act_bytes
+        comm = Comm(CommKind.ALL_GATHER, message, self.tp)
+        return [self.set_op_comm_req(f"{prefix}AllGather", comm)]
+
     def set_op_alltoall_req(
         self, name: str, tokens: int, top_k: int, *, width: int | None = None
     ) -> list[Row]:

@@ -9,9 +9,10 @@
   rank holds E / EP whole experts instead of a 1/TP slice of every expert. Under uniform routing
   the expected expert compute and weight traffic of a rank are the same either way, but a rank
   reads and writes only the T*k/EP token copies its own experts run (TP: all T*k copies, each
-  through a slice); EP replaces the MoE layer's all-reduce by an all-to-all dispatch and
-  combine of the routed tokens, as wide-EP deployments (DeepEP, pplx) exchange them. NB: vLLM
-  without data parallelism keeps the all-reduce; its ring sends the same bytes when k = EP = TP.
+  through a slice); EP adds an all-to-all dispatch and combine of the routed tokens, as wide-EP
+  deployments (DeepEP, pplx) exchange them, and where nothing is left to reduce (EP = TP, no
+  shared expert) the MoE layer's all-reduce becomes an all-gather of the tokens each rank
+  finished. NB: vLLM without data parallelism keeps the all-reduce alone.
 - Pipeline parallelism (PP): contiguous layers per stage, as even as possible (earlier stages take
   the extra layer); the embedding runs on the first stage, the final norm and LM head on the last;
   stages hand activations on. The busiest stage decides the step time (steady-state pipelining).
@@ -22,7 +23,8 @@ Communication, per device (bytes always; time when the device spec has an interc
 - all-gather of the LM head's logits: M = B*V*w in all, a ring sends (N-1)/N * M per device;
 - all-to-all dispatch and combine of routed tokens: a rank owns T/EP tokens and sends the k
   copies of each to their experts' ranks, (EP-1)/EP of them remote: (T/EP)*k*h*w*(EP-1)/EP each
-  way;
+  way; with whole experts and no shared expert (EP = TP), an all-gather of the T x h output
+  (M = T*h*w, (N-1)/N * M per device);
 - pipeline send of the T x h activations to the next stage: M = T*h*w.
 Time = bytes sent / (interconnect bandwidth / 2): spec figures are bidirectional per device, and
 a ring or an exchange sends and receives at once at the per-direction rate. NB: latency terms,

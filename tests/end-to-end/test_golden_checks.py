@@ -486,6 +486,11 @@ def test_expert_parallel_golden_max_batch_by_hand() -> None:
     gate_up, down = rows["Ffn - RoutedExp_GateUp_Proj"], rows["Ffn - RoutedExp_Down_Proj"]
     assert gate_up[3] == down[4] == f"{32 * 4096 * 2 / 2**10:.2f} KiB"
     assert gate_up[4] == f"{32 * 2 * 14336 * 2 / 2**20:.2f} MiB" == "1.75 MiB"
+    # each rank owns 16 finished tokens of 64; the all-gather hands round 64 x 4096 x 2 B, of
+    # which a rank sends 3/4 at half of NVLink's 900 GB/s
+    gather = next(line for line in text.splitlines() if line.startswith("| Ffn - AllGather"))
+    assert "all-gather 512.00 KiB" in gather and 64 * 4096 * 2 == 512 * 2**10
+    assert f"| {64 * 4096 * 2 * 3 / 4 / 450e9 * 1e9:.2f} ns" in gather
 
 
 def test_llama4_scout_table_matches_the_hf_reference() -> None:

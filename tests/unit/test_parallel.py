@@ -179,7 +179,18 @@ def test_expert_parallel_all_to_all_hand_count() -> None:
     assert dispatch is not None
     assert dispatch == Comm(CommKind.ALL_TO_ALL, Fraction(8 * 2, 4) * 64 * 2, 4)
     assert dispatch.sent_bytes == 2 * 2 * 64 * 2 * Fraction(3, 4)
-    assert "Ffn - AllReduce" not in rows  # whole experts: no partial sums to reduce
+    # whole experts: no partial sums to reduce, but each rank owns 2 finished tokens of 8 and
+    # every rank needs all 8 (64 x 2 B each) for the next attention: an all-gather, 3/4 remote
+    assert "Ffn - AllReduce" not in rows
+    gather = rows["Ffn - AllGather"].comm
+    assert gather is not None and gather == Comm(CommKind.ALL_GATHER, 8 * 64 * 2, 4)
+    assert gather.sent_bytes == 8 * 64 * 2 * Fraction(3, 4)
+    # experts cut in two (TP 4, EP 2): partial sums again, the all-reduce returns
+    ep2 = {
+        r.name: r for r in _run(MixtralConfigParser(config), [(0, 8)], Parallelism(4, 1, 2)).rows
+    }
+    assert "Ffn - AllGather" not in ep2
+    assert ep2["Ffn - AllReduce"].comm == Comm(CommKind.ALL_REDUCE, 8 * 64 * 2, 4)
 
     # FLOPs, weights and intermediate activations per rank as TP slicing; the token copies in
     # and out at the model width are the rank's own: 8 tokens x 2 copies / 4 ranks x 64 x 2 B
