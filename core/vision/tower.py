@@ -62,11 +62,12 @@ def vision_section(config: Mapping[str, Any], model_type: str) -> ConfigReader:
 def vision_dtype(config: Mapping[str, Any], vision: ConfigReader) -> DataFormat:
     """The vision config's `dtype` / `torch_dtype`, else the text config's, else the top
     level's, else float16."""
-    text = config.get("text_config")
-    for section in (vision.config, text if isinstance(text, Mapping) else {}):
+    top = ConfigReader(config, vision.model_type)
+    text = top.section("text_config").config if config.get("text_config") is not None else {}
+    for section in (vision.config, text):
         if any(section.get(key) is not None for key in ("dtype", "torch_dtype")):
             return ConfigReader(section, vision.model_type).dtype()
-    return ConfigReader(config, vision.model_type).dtype()
+    return top.dtype()
 
 
 def text_hidden_size(config: Mapping[str, Any], model_type: str) -> int:

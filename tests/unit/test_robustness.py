@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import catalog_config
+from conftest import ROOT, catalog_config
 
 from transformer_roofline import analyze_model, plan_model, sweep
 from transformer_roofline.cli import load_script
@@ -30,6 +30,7 @@ SPEC = {
     "memory_bandwidth_gb_s": 3350,
     "peak_tflops": {"bf16": 989.4},
 }
+E2E_CONFIGS = ROOT / "tests" / "end-to-end" / "configs"
 PREFIX = "transformer_roofline_analyzer: error: "
 # every message is cut at 400 characters (core/errors.py); argparse's add " (see --help)"
 LINE_LIMIT = len(PREFIX) + 400 + len(" (see --help)")
@@ -123,6 +124,15 @@ def test_a_bad_llama_field_is_one_line(capsys, tmp_path, path, value, code, frag
 )
 def test_a_bad_moe_or_quantization_field_is_one_line(capsys, tmp_path, path, value, fragment):
     one_line(capsys, 4, fragment, "--", write(tmp_path, with_field(DEEPSEEK, path, value)))
+
+
+@pytest.mark.parametrize("value", [5, "bf16", ["a"]])
+def test_a_vision_run_reads_the_text_config_it_takes_the_dtype_from(capsys, tmp_path, value):
+    """Vision mode takes the tower's dtype from `text_config` when the tower has none: a
+    text_config that is not an object is an error there too, not a silent float16."""
+    config = json.loads((E2E_CONFIGS / "tiny-qwen3-5-vl" / "config.json").read_text())
+    path = write(tmp_path, with_field(config, "text_config", value))
+    one_line(capsys, 4, "'text_config' must be an object", "--mode", "vision", "--", path)
 
 
 def test_a_hundred_thousand_layers_are_analyzed_in_closed_form(capsys, tmp_path) -> None:
